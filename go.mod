@@ -1,0 +1,3 @@
+module github.com/openspine/openspine
+
+go 1.26.8

@@ -1,0 +1,257 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/openspine/openspine/internal/search"
+)
+
+func (s *sqlStore) Apply(ctx context.Context, changes []Change) ([]Outcome, error) {
+	defer observe("apply", time.Now())
+	var out []Outcome
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = s.applyTx(ctx, tx, changes)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// applyTx applies changes inside tx; the caller commits.
+func (s *sqlStore) applyTx(ctx context.Context, tx *sql.Tx, changes []Change) ([]Outcome, error) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	out := make([]Outcome, len(changes))
+	for i := range changes {
+		if err := s.applyOne(ctx, tx, &changes[i], now, &out[i]); err != nil {
+			return nil, &ChangeError{Index: i, Err: err}
+		}
+	}
+	return out, nil
+}
+
+func (s *sqlStore) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	if st := s.writeView.prepared(q); st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, s.rb(q), args...)
+}
+
+func (s *sqlStore) txRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	if st := s.writeView.prepared(q); st != nil {
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, s.rb(q), args...)
+}
+
+// writeStatements are prepared once on the SQLite write connection (it
+// cannot prepare while its only connection is inside a transaction).
+var writeStatements = []string{
+	"SELECT ts, body FROM resources WHERE type = ? AND id = ?",
+	"SELECT rid, version, deleted FROM resources WHERE type = ? AND id = ?",
+	"UPDATE resources SET version = ?, ts = ?, deleted = ?, body = ? WHERE rid = ?",
+	"INSERT INTO resources (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?) RETURNING rid",
+	"INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+	"INSERT INTO sp_string (rid, type, param, norm, exact) VALUES (?, ?, ?, ?, ?)",
+	"INSERT INTO sp_token (rid, type, param, system, code) VALUES (?, ?, ?, ?, ?)",
+	"INSERT INTO sp_date (rid, type, param, lo, hi) VALUES (?, ?, ?, ?, ?)",
+	"INSERT INTO sp_number (rid, type, param, num) VALUES (?, ?, ?, ?)",
+	"INSERT INTO sp_ref (rid, type, param, ref_type, ref_id) VALUES (?, ?, ?, ?, ?)",
+	"DELETE FROM sp_string WHERE rid = ?",
+	"DELETE FROM sp_token WHERE rid = ?",
+	"DELETE FROM sp_date WHERE rid = ?",
+	"DELETE FROM sp_number WHERE rid = ?",
+	"DELETE FROM sp_ref WHERE rid = ?",
+	"INSERT INTO sequences (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = sequences.value + ? RETURNING value",
+}
+
+func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time.Time, out *Outcome) error {
+	if c.Op == Create && c.IfNoneExist != nil {
+		if s.lockType != nil {
+			if err := s.lockType(ctx, tx, c.Type); err != nil {
+				return err
+			}
+		}
+		refs, err := s.search(ctx, tx, c.IfNoneExist, 2)
+		if err != nil {
+			return err
+		}
+		if len(refs) > 1 {
+			return ErrMultipleMatches
+		}
+		if len(refs) == 1 {
+			var ts int64
+			out.Record = Record{Ref: refs[0]}
+			err := s.txRow(ctx, tx, "SELECT ts, body FROM resources WHERE type = ? AND id = ?", refs[0].Type, refs[0].ID).Scan(&ts, &out.Body)
+			out.Updated, out.Existing = time.UnixMilli(ts).UTC(), true
+			return err
+		}
+	}
+	var rid, cur int64
+	var deleted int
+	err := s.txRow(ctx, tx, "SELECT rid, version, deleted FROM resources WHERE type = ? AND id = ?"+s.d.forUpdate, c.Type, c.ID).Scan(&rid, &cur, &deleted)
+	exists := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("select current: %w", err)
+	}
+	if c.IfMatch > 0 && (!exists || cur != c.IfMatch) {
+		return &VersionConflict{Type: c.Type, ID: c.ID, Want: c.IfMatch, Current: cur}
+	}
+	switch c.Op {
+	case Create:
+		if exists {
+			return ErrExists
+		}
+	case Update:
+		if !exists && !c.AllowCreate {
+			return ErrNotFound
+		}
+	case Delete:
+		if !exists || deleted != 0 {
+			out.Record = Record{Ref: Ref{Type: c.Type, ID: c.ID, Version: cur}, Deleted: true}
+			out.NoOp = true
+			return nil
+		}
+	default:
+		return fmt.Errorf("unknown change op %d", c.Op)
+	}
+	version := cur + 1
+	var body []byte
+	isDeleted := 0
+	if c.Op == Delete {
+		isDeleted = 1
+		body = []byte{}
+	} else {
+		if body, err = c.Render(version, now); err != nil {
+			return err
+		}
+	}
+	ts := now.UnixMilli()
+	if exists {
+		if _, err := s.exec(ctx, tx, "UPDATE resources SET version = ?, ts = ?, deleted = ?, body = ? WHERE rid = ?", version, ts, isDeleted, body, rid); err != nil {
+			return fmt.Errorf("update resource: %w", err)
+		}
+		for _, t := range indexTables {
+			if _, err := s.exec(ctx, tx, "DELETE FROM "+t+" WHERE rid = ?", rid); err != nil {
+				return fmt.Errorf("clear index: %w", err)
+			}
+		}
+	} else {
+		err := s.txRow(ctx, tx, "INSERT INTO resources (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?) RETURNING rid",
+			c.Type, c.ID, version, ts, isDeleted, body).Scan(&rid)
+		if err != nil {
+			return fmt.Errorf("insert resource: %w", err)
+		}
+		out.Created = true
+	}
+	var seq int64
+	if err := s.txRow(ctx, tx, "INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+		c.Type, c.ID, version, ts, isDeleted, body).Scan(&seq); err != nil {
+		return fmt.Errorf("insert version: %w", err)
+	}
+	if c.Op != Delete {
+		if err := s.insertIndex(ctx, tx, rid, c.Type, c.Index); err != nil {
+			return err
+		}
+	}
+	out.Record = Record{Ref: Ref{Type: c.Type, ID: c.ID, Version: version}, Seq: seq, Updated: now, Deleted: isDeleted != 0, Body: body}
+	return nil
+}
+
+func (s *sqlStore) insertIndex(ctx context.Context, tx *sql.Tx, rid int64, typ string, entries []search.Entry) error {
+	for _, e := range entries {
+		var err error
+		switch e.Type {
+		case search.String:
+			_, err = s.exec(ctx, tx, "INSERT INTO sp_string (rid, type, param, norm, exact) VALUES (?, ?, ?, ?, ?)", rid, typ, e.Param, e.Norm, e.Exact)
+		case search.Token:
+			_, err = s.exec(ctx, tx, "INSERT INTO sp_token (rid, type, param, system, code) VALUES (?, ?, ?, ?, ?)", rid, typ, e.Param, e.System, e.Code)
+		case search.Date:
+			_, err = s.exec(ctx, tx, "INSERT INTO sp_date (rid, type, param, lo, hi) VALUES (?, ?, ?, ?, ?)", rid, typ, e.Param, e.Lo, e.Hi)
+		case search.Number:
+			_, err = s.exec(ctx, tx, "INSERT INTO sp_number (rid, type, param, num) VALUES (?, ?, ?, ?)", rid, typ, e.Param, e.Num)
+		case search.Reference:
+			_, err = s.exec(ctx, tx, "INSERT INTO sp_ref (rid, type, param, ref_type, ref_id) VALUES (?, ?, ?, ?, ?)", rid, typ, e.Param, e.RefType, e.RefID)
+		default:
+			err = fmt.Errorf("unknown index type %q", e.Type)
+		}
+		if err != nil {
+			return fmt.Errorf("insert index %s: %w", e.Param, err)
+		}
+	}
+	return nil
+}
+
+func (s *sqlStore) Reindex(ctx context.Context, typ string, extract func(body []byte) ([]search.Entry, error)) (int, error) {
+	var after int64
+	n := 0
+	for {
+		rows, err := s.db.QueryContext(ctx, s.rb("SELECT rid, body FROM resources WHERE type = ? AND deleted = 0 AND rid > ? ORDER BY rid LIMIT 500"), typ, after)
+		if err != nil {
+			return n, fmt.Errorf("reindex %s: %w", typ, err)
+		}
+		type item struct {
+			rid     int64
+			entries []search.Entry
+		}
+		var batch []item
+		for rows.Next() {
+			var it item
+			var body []byte
+			if err := rows.Scan(&it.rid, &body); err != nil {
+				rows.Close()
+				return n, err
+			}
+			if it.entries, err = extract(body); err != nil {
+				rows.Close()
+				return n, fmt.Errorf("reindex %s rid %d: %w", typ, it.rid, err)
+			}
+			batch = append(batch, it)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return n, err
+		}
+		if len(batch) == 0 {
+			return n, nil
+		}
+		err = s.write(ctx, func(tx *sql.Tx) error {
+			for _, it := range batch {
+				for _, t := range indexTables {
+					if _, err := s.exec(ctx, tx, "DELETE FROM "+t+" WHERE rid = ?", it.rid); err != nil {
+						return err
+					}
+				}
+				if err := s.insertIndex(ctx, tx, it.rid, typ, it.entries); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("reindex %s: %w", typ, err)
+		}
+		n += len(batch)
+		after = batch[len(batch)-1].rid
+	}
+}
+
+func (s *sqlStore) NextSequence(ctx context.Context, name string, n int64) (int64, error) {
+	if n < 1 {
+		return 0, fmt.Errorf("sequence %s: reserve at least 1", name)
+	}
+	var last int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		return s.txRow(ctx, tx, "INSERT INTO sequences (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = sequences.value + ? RETURNING value", name, n, n).Scan(&last)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sequence %s: %w", name, err)
+	}
+	return last - n + 1, nil
+}

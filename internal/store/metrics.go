@@ -1,0 +1,30 @@
+package store
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var (
+	opSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "spine_store_operation_seconds",
+		Help:    "Duration of store operations.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+	}, []string{"op"})
+	commitBatch = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name:    "spine_store_commit_batch_size",
+		Help:    "Write transactions committed together in one group commit (SQLite).",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+	})
+	commitSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name:    "spine_store_commit_seconds",
+		Help:    "Duration of one durable commit (fsync included).",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+	})
+)
+
+func observe(op string, start time.Time) {
+	opSeconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
+}

@@ -1,0 +1,71 @@
+package store
+
+import "strings"
+
+// schemaVersion is stored in the meta table; a mismatch refuses to start.
+const schemaVersion = "1"
+
+// The schema, written once for both databases: {{pk}} is the
+// auto-assigned integer key, {{text}} a byte-ordered text column (so that
+// prefix range scans work), {{blob}} the body column.
+//
+//	resources  one row per resource: its current version and body (reads)
+//	versions   one row per version, current included (vread, history, paging)
+//	sp_*       search index rows of current versions, keyed by resources.rid
+//	sequences  durable counters (NHS number allocation and the like)
+const schemaTemplate = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS resources (
+  rid {{pk}},
+  type {{text}} NOT NULL,
+  id {{text}} NOT NULL,
+  version BIGINT NOT NULL,
+  ts BIGINT NOT NULL,
+  deleted SMALLINT NOT NULL,
+  body {{blob}} NOT NULL,
+  UNIQUE (type, id)
+);
+CREATE INDEX IF NOT EXISTS resources_type_ts ON resources (type, ts);
+CREATE TABLE IF NOT EXISTS versions (
+  seq {{pk}},
+  type {{text}} NOT NULL,
+  id {{text}} NOT NULL,
+  version BIGINT NOT NULL,
+  ts BIGINT NOT NULL,
+  deleted SMALLINT NOT NULL,
+  body {{blob}} NOT NULL,
+  UNIQUE (type, id, version)
+);
+CREATE INDEX IF NOT EXISTS versions_type_seq ON versions (type, seq);
+CREATE TABLE IF NOT EXISTS sp_string (rid BIGINT NOT NULL, type {{text}} NOT NULL, param {{text}} NOT NULL, norm {{text}} NOT NULL, exact {{text}} NOT NULL);
+CREATE INDEX IF NOT EXISTS sp_string_value ON sp_string (type, param, norm, rid);
+CREATE INDEX IF NOT EXISTS sp_string_rid ON sp_string (rid);
+CREATE TABLE IF NOT EXISTS sp_token (rid BIGINT NOT NULL, type {{text}} NOT NULL, param {{text}} NOT NULL, system {{text}} NOT NULL, code {{text}} NOT NULL);
+CREATE INDEX IF NOT EXISTS sp_token_value ON sp_token (type, param, code, system, rid);
+CREATE INDEX IF NOT EXISTS sp_token_rid ON sp_token (rid);
+CREATE TABLE IF NOT EXISTS sp_date (rid BIGINT NOT NULL, type {{text}} NOT NULL, param {{text}} NOT NULL, lo BIGINT NOT NULL, hi BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS sp_date_lo ON sp_date (type, param, lo, hi, rid);
+CREATE INDEX IF NOT EXISTS sp_date_rid ON sp_date (rid);
+CREATE TABLE IF NOT EXISTS sp_number (rid BIGINT NOT NULL, type {{text}} NOT NULL, param {{text}} NOT NULL, num DOUBLE PRECISION NOT NULL);
+CREATE INDEX IF NOT EXISTS sp_number_value ON sp_number (type, param, num, rid);
+CREATE INDEX IF NOT EXISTS sp_number_rid ON sp_number (rid);
+CREATE TABLE IF NOT EXISTS sp_ref (rid BIGINT NOT NULL, type {{text}} NOT NULL, param {{text}} NOT NULL, ref_type {{text}} NOT NULL, ref_id {{text}} NOT NULL);
+CREATE INDEX IF NOT EXISTS sp_ref_value ON sp_ref (type, param, ref_id, ref_type, rid);
+CREATE INDEX IF NOT EXISTS sp_ref_target ON sp_ref (ref_type, ref_id);
+CREATE INDEX IF NOT EXISTS sp_ref_rid ON sp_ref (rid);
+CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+`
+
+// indexTables lists the index tables, cleared on every rewrite of a resource.
+var indexTables = []string{"sp_string", "sp_token", "sp_date", "sp_number", "sp_ref"}
+
+func schemaFor(d dialect) []string {
+	r := strings.NewReplacer("{{pk}}", d.pk, "{{text}}", d.text, "{{blob}}", d.blob)
+	var out []string
+	for _, stmt := range strings.Split(schemaTemplate, ";") {
+		if s := strings.TrimSpace(stmt); s != "" {
+			out = append(out, r.Replace(s))
+		}
+	}
+	return out
+}

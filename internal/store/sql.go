@@ -1,0 +1,352 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openspine/openspine/internal/search"
+)
+
+// dialect is what differs between the databases in SQL text.
+type dialect struct {
+	name      string
+	pk        string // auto-assigned integer primary key
+	text      string // byte-ordered text
+	blob      string
+	numbered  bool   // $1 placeholders instead of ?
+	forUpdate string // row lock on the current-version select
+	prepare   bool   // keep prepared statements (SQLite; pgx caches its own)
+}
+
+// sqlStore is the SQL implementation shared by both databases.
+type sqlStore struct {
+	d  dialect
+	db *sql.DB // reads (and, on PostgreSQL, writes)
+	// write runs fn in a transaction that is committed durably before it returns.
+	write func(ctx context.Context, fn func(tx *sql.Tx) error) error
+	// lockType serialises conditional creates of one type (PostgreSQL).
+	lockType func(ctx context.Context, tx *sql.Tx, typ string) error
+	closeFn  func() error
+	// writeView holds the statements prepared on the write connection
+	// (SQLite keeps separate read and write pools).
+	writeView *sqlStore
+
+	rebound sync.Map // query with ? -> query for this dialect
+	stmts   sync.Map // rebound query -> *sql.Stmt (when d.prepare)
+	stmtMu  sync.Mutex
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// rb converts ? placeholders for the dialect, caching the result.
+func (s *sqlStore) rb(q string) string {
+	if !s.d.numbered {
+		return q
+	}
+	if v, ok := s.rebound.Load(q); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	out := b.String()
+	if len(q) < 4096 {
+		s.rebound.Store(q, out)
+	}
+	return out
+}
+
+// stmt returns a prepared statement for a static query (SQLite only).
+func (s *sqlStore) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if v, ok := s.stmts.Load(q); ok {
+		return v.(*sql.Stmt), nil
+	}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if v, ok := s.stmts.Load(q); ok {
+		return v.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	s.stmts.Store(q, st)
+	return st, nil
+}
+
+// prepared returns the statement prepared ahead for q, or nil.
+func (s *sqlStore) prepared(q string) *sql.Stmt {
+	if !s.d.prepare {
+		return nil
+	}
+	if v, ok := s.stmts.Load(q); ok {
+		return v.(*sql.Stmt)
+	}
+	return nil
+}
+
+// queryRow runs a static single-row query on the read pool.
+func (s *sqlStore) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if s.d.prepare {
+		if st, err := s.stmt(ctx, q); err == nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+	}
+	return s.db.QueryRowContext(ctx, s.rb(q), args...)
+}
+
+func (s *sqlStore) Backend() string { return s.d.name }
+
+func (s *sqlStore) Ping(ctx context.Context) error {
+	var one int
+	return s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+func (s *sqlStore) Close() error { return s.closeFn() }
+
+func (s *sqlStore) migrate(ctx context.Context, q querier) error {
+	for _, stmt := range schemaFor(s.d) {
+		if _, err := q.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("create schema: %w", err)
+		}
+	}
+	var v string
+	err := q.QueryRowContext(ctx, s.rb("SELECT value FROM meta WHERE key = ?"), "schema").Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = q.ExecContext(ctx, s.rb("INSERT INTO meta (key, value) VALUES (?, ?)"), "schema", schemaVersion)
+		return err
+	case err != nil:
+		return err
+	case v != schemaVersion:
+		return fmt.Errorf("database schema version %s, this server needs %s", v, schemaVersion)
+	}
+	return nil
+}
+
+const readQuery = "SELECT version, ts, deleted, body FROM resources WHERE type = ? AND id = ?"
+
+func (s *sqlStore) Read(ctx context.Context, typ, id string) (Record, error) {
+	defer observe("read", time.Now())
+	r := Record{Ref: Ref{Type: typ, ID: id}}
+	var ts int64
+	var deleted int
+	err := s.queryRow(ctx, readQuery, typ, id).Scan(&r.Version, &ts, &deleted, &r.Body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("read %s/%s: %w", typ, id, err)
+	}
+	r.Updated, r.Deleted = time.UnixMilli(ts).UTC(), deleted != 0
+	return r, nil
+}
+
+const readVersionQuery = "SELECT seq, ts, deleted, body FROM versions WHERE type = ? AND id = ? AND version = ?"
+
+func (s *sqlStore) ReadVersion(ctx context.Context, typ, id string, version int64) (Record, error) {
+	defer observe("vread", time.Now())
+	r := Record{Ref: Ref{Type: typ, ID: id, Version: version}}
+	var ts int64
+	var deleted int
+	err := s.queryRow(ctx, readVersionQuery, typ, id, version).Scan(&r.Seq, &ts, &deleted, &r.Body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("vread %s/%s/%d: %w", typ, id, version, err)
+	}
+	r.Updated, r.Deleted = time.UnixMilli(ts).UTC(), deleted != 0
+	return r, nil
+}
+
+func scanRecords(rows *sql.Rows) ([]Record, error) {
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var r Record
+		var ts int64
+		var deleted int
+		if err := rows.Scan(&r.Seq, &r.Type, &r.ID, &r.Version, &ts, &deleted, &r.Body); err != nil {
+			return nil, err
+		}
+		r.Updated, r.Deleted = time.UnixMilli(ts).UTC(), deleted != 0
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) Fetch(ctx context.Context, refs []Ref) ([]Record, error) {
+	defer observe("fetch", time.Now())
+	byRef := make(map[Ref]Record, len(refs))
+	for start := 0; start < len(refs); start += 100 {
+		chunk := refs[start:min(start+100, len(refs))]
+		var b strings.Builder
+		args := make([]any, 0, 3*len(chunk))
+		b.WriteString("SELECT seq, type, id, version, ts, deleted, body FROM versions WHERE ")
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteString(" OR ")
+			}
+			b.WriteString("(type = ? AND id = ? AND version = ?)")
+			args = append(args, r.Type, r.ID, r.Version)
+		}
+		rows, err := s.db.QueryContext(ctx, s.rb(b.String()), args...)
+		if err != nil {
+			return nil, fmt.Errorf("fetch: %w", err)
+		}
+		recs, err := scanRecords(rows)
+		if err != nil {
+			return nil, fmt.Errorf("fetch: %w", err)
+		}
+		for _, r := range recs {
+			byRef[r.Ref] = r
+		}
+	}
+	out := make([]Record, 0, len(refs))
+	for _, r := range refs {
+		if rec, ok := byRef[r]; ok {
+			out = append(out, rec)
+		}
+	}
+	return out, nil
+}
+
+func (s *sqlStore) History(ctx context.Context, q HistoryQuery) ([]Record, error) {
+	defer observe("history", time.Now())
+	var where []string
+	var args []any
+	if q.Type != "" {
+		where, args = append(where, "type = ?"), append(args, q.Type)
+		if q.ID != "" {
+			where, args = append(where, "id = ?"), append(args, q.ID)
+		}
+	}
+	if q.Before > 0 {
+		where, args = append(where, "seq < ?"), append(args, q.Before)
+	}
+	if q.Since > 0 {
+		where, args = append(where, "ts >= ?"), append(args, q.Since)
+	}
+	query := "SELECT seq, type, id, version, ts, deleted, body FROM versions"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY seq DESC LIMIT ?"
+	args = append(args, q.Count)
+	rows, err := s.db.QueryContext(ctx, s.rb(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	return scanRecords(rows)
+}
+
+func (s *sqlStore) Search(ctx context.Context, q *search.Query, limit int) ([]Ref, error) {
+	defer observe("search", time.Now())
+	return s.search(ctx, s.db, q, limit)
+}
+
+func (s *sqlStore) search(ctx context.Context, db querier, q *search.Query, limit int) ([]Ref, error) {
+	where, args := buildWhere(q)
+	order, oargs := buildOrder(q)
+	query := "SELECT r.id, r.version FROM resources r WHERE " + where + " ORDER BY " + order + " LIMIT ?"
+	args = append(append(args, oargs...), limit)
+	rows, err := db.QueryContext(ctx, s.rb(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("search %s: %w", q.Type, err)
+	}
+	defer rows.Close()
+	var out []Ref
+	for rows.Next() {
+		r := Ref{Type: q.Type}
+		if err := rows.Scan(&r.ID, &r.Version); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) Count(ctx context.Context, q *search.Query) (int, error) {
+	defer observe("count", time.Now())
+	where, args := buildWhere(q)
+	var n int
+	err := s.db.QueryRowContext(ctx, s.rb("SELECT COUNT(*) FROM resources r WHERE "+where), args...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count %s: %w", q.Type, err)
+	}
+	return n, nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+func (s *sqlStore) Include(ctx context.Context, src []Ref, inc search.Include, limit int) ([]Record, error) {
+	if len(src) == 0 {
+		return nil, nil
+	}
+	args := []any{inc.SourceType, inc.Param.Name}
+	for _, r := range src {
+		args = append(args, r.ID)
+	}
+	query := `SELECT 0, r2.type, r2.id, r2.version, r2.ts, r2.deleted, r2.body
+FROM resources r1 JOIN sp_ref x ON x.rid = r1.rid JOIN resources r2 ON r2.type = x.ref_type AND r2.id = x.ref_id
+WHERE r1.type = ? AND x.param = ? AND r1.id IN (` + placeholders(len(src)) + `) AND r2.deleted = 0`
+	if inc.TargetType != "" {
+		query += " AND x.ref_type = ?"
+		args = append(args, inc.TargetType)
+	}
+	query += " LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, s.rb(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("include: %w", err)
+	}
+	return scanRecords(rows)
+}
+
+func (s *sqlStore) RevInclude(ctx context.Context, targets []Ref, inc search.Include, limit int) ([]Record, error) {
+	byType := map[string][]any{}
+	for _, t := range targets {
+		if inc.TargetType == "" || inc.TargetType == t.Type {
+			byType[t.Type] = append(byType[t.Type], t.ID)
+		}
+	}
+	var out []Record
+	for typ, ids := range byType {
+		args := append([]any{inc.SourceType, inc.Param.Name, typ}, ids...)
+		args = append(args, limit)
+		query := `SELECT 0, r.type, r.id, r.version, r.ts, r.deleted, r.body
+FROM sp_ref x JOIN resources r ON r.rid = x.rid
+WHERE x.type = ? AND x.param = ? AND x.ref_type = ? AND x.ref_id IN (` + placeholders(len(ids)) + `) AND r.deleted = 0 LIMIT ?`
+		rows, err := s.db.QueryContext(ctx, s.rb(query), args...)
+		if err != nil {
+			return nil, fmt.Errorf("revinclude: %w", err)
+		}
+		recs, err := scanRecords(rows)
+		if err != nil {
+			return nil, fmt.Errorf("revinclude: %w", err)
+		}
+		out = append(out, recs...)
+	}
+	return out, nil
+}

@@ -1,0 +1,305 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/search"
+	"github.com/openspine/openspine/internal/store"
+	"github.com/openspine/openspine/internal/store/storetest"
+)
+
+var orgParams = []search.Param{
+	{Name: "name", Type: search.String, Paths: []string{"name"}},
+	{Name: "identifier", Type: search.Token, Paths: []string{"identifier"}},
+	{Name: "active", Type: search.Token, Paths: []string{"active"}},
+	{Name: "partof", Type: search.Reference, Paths: []string{"partOf"}, Targets: []string{"Organization"}},
+	{Name: "founded", Type: search.Date, Paths: []string{"extension.valueDate"}},
+	{Name: "beds", Type: search.Number, Paths: []string{"extension.valueInteger"}},
+}
+
+type registry map[string][]search.Param
+
+func (r registry) Params(typ string) (map[string]search.Param, bool) {
+	ps, ok := r[typ]
+	if !ok {
+		return nil, false
+	}
+	m := map[string]search.Param{}
+	for _, p := range ps {
+		m[p.Name] = p
+	}
+	return m, true
+}
+
+var reg = registry{"Organization": orgParams}
+
+func change(op store.Op, id string, res map[string]any) store.Change {
+	c := store.Change{Op: op, Type: "Organization", ID: id}
+	if res != nil {
+		res["resourceType"], res["id"] = "Organization", id
+		c.Index = search.Extract(res, orgParams)
+		c.Render = func(v int64, ts time.Time) ([]byte, error) {
+			res["meta"] = map[string]any{"versionId": fmt.Sprint(v), "lastUpdated": ts.Format(time.RFC3339Nano)}
+			return fhir.Marshal(res), nil
+		}
+	}
+	return c
+}
+
+func org(name, ods string, extra map[string]any) map[string]any {
+	m := map[string]any{"name": name, "identifier": []any{map[string]any{"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": ods}}, "active": true}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+func query(t *testing.T, raw string) *search.Query {
+	t.Helper()
+	v, err := url.ParseQuery(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := search.Parse(reg, "Organization", v, false)
+	if err != nil {
+		t.Fatalf("parse %q: %v", raw, err)
+	}
+	return q
+}
+
+func ids(refs []store.Ref) []string {
+	out := []string{}
+	for _, r := range refs {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		s, _, _ := b.Open(t)
+		ctx := context.Background()
+		apply := func(cs ...store.Change) []store.Outcome {
+			t.Helper()
+			out, err := s.Apply(ctx, cs)
+			if err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			return out
+		}
+		out := apply(change(store.Create, "a", org("Leeds Teaching Hospitals", "RR8", nil)))
+		if !out[0].Created || out[0].Version != 1 {
+			t.Fatalf("create: %+v", out[0])
+		}
+		rec, err := s.Read(ctx, "Organization", "a")
+		if err != nil || rec.Version != 1 || rec.Deleted {
+			t.Fatalf("read: %+v %v", rec, err)
+		}
+		var body map[string]any
+		if err := json.Unmarshal(rec.Body, &body); err != nil || body["name"] != "Leeds Teaching Hospitals" {
+			t.Fatalf("body %s: %v", rec.Body, err)
+		}
+		if _, err := s.Read(ctx, "Organization", "zzz"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("missing read: %v", err)
+		}
+		if _, err := s.Apply(ctx, []store.Change{change(store.Create, "a", org("X", "X1", nil))}); !errors.Is(err, store.ErrExists) {
+			t.Fatalf("duplicate create: %v", err)
+		}
+		// update with the right and a stale version
+		c := change(store.Update, "a", org("Leeds Teaching Hospitals NHS Trust", "RR8", nil))
+		c.IfMatch = 1
+		if out := apply(c); out[0].Version != 2 {
+			t.Fatalf("update version %d", out[0].Version)
+		}
+		c.IfMatch = 1
+		var vc *store.VersionConflict
+		if _, err := s.Apply(ctx, []store.Change{c}); !errors.As(err, &vc) || vc.Current != 2 {
+			t.Fatalf("stale update: %v", err)
+		}
+		if _, err := s.Apply(ctx, []store.Change{change(store.Update, "nope", org("n", "N1", nil))}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("update missing: %v", err)
+		}
+		v1, err := s.ReadVersion(ctx, "Organization", "a", 1)
+		if err != nil || !json.Valid(v1.Body) || string(v1.Body) == string(rec.Body) == false {
+			t.Fatalf("vread 1: %v", err)
+		}
+		// search on every type
+		apply(change(store.Create, "b", org("Leeds Community Healthcare", "RY6", map[string]any{"partOf": map[string]any{"reference": "Organization/a"},
+			"extension": []any{map[string]any{"url": "x", "valueDate": "1999-04-01"}, map[string]any{"url": "y", "valueInteger": json.Number("120")}}})),
+			change(store.Create, "c", org("Zoë's Surgery", "B82001", map[string]any{"active": false})))
+		cases := map[string][]string{
+			"name=leeds":               {"a", "b"},
+			"name=LEEDS%20comm":        {"b"},
+			"name=zoe":                 {"c"},
+			"name:exact=Zoë's Surgery": {"c"},
+			"name:exact=zoë's surgery": {},
+			"name:contains=community":  {"b"},
+			"identifier=RY6":           {"b"},
+			"identifier=https://fhir.nhs.uk/Id/ods-organization-code|B82001": {"c"},
+			"identifier=other|B82001":    {},
+			"active=false":               {"c"},
+			"active:not=false":           {"a", "b"},
+			"partof=Organization/a":      {"b"},
+			"partof=a":                   {"b"},
+			"partof:missing=true":        {"a", "c"},
+			"founded=1999":               {"b"},
+			"founded=ge1999-04-01":       {"b"},
+			"founded=lt1999-04-01":       {},
+			"beds=120":                   {"b"},
+			"beds=gt119":                 {"b"},
+			"beds=lt100":                 {},
+			"name=leeds,zoe&active=true": {"a", "b"},
+			"name=leeds&name=leeds%20c":  {"b"},
+			"_id=a,c":                    {"a", "c"},
+			"name=leeds&_sort=-name":     {"a", "b"},
+			"_sort=name":                 {"b", "a", "c"},
+		}
+		for raw, want := range cases {
+			refs, err := s.Search(ctx, query(t, raw), 100)
+			if err != nil {
+				t.Fatalf("%s: %v", raw, err)
+			}
+			if fmt.Sprint(ids(refs)) != fmt.Sprint(want) {
+				t.Errorf("%s: got %v want %v", raw, ids(refs), want)
+			}
+		}
+		if n, err := s.Count(ctx, query(t, "name=leeds")); err != nil || n != 2 {
+			t.Errorf("count: %d %v", n, err)
+		}
+		// include / revinclude
+		inc := search.Include{SourceType: "Organization", Param: orgParams[3]}
+		recs, err := s.Include(ctx, []store.Ref{{Type: "Organization", ID: "b"}}, inc, 10)
+		if err != nil || len(recs) != 1 || recs[0].ID != "a" {
+			t.Errorf("include: %v %v", recs, err)
+		}
+		recs, err = s.RevInclude(ctx, []store.Ref{{Type: "Organization", ID: "a"}}, inc, 10)
+		if err != nil || len(recs) != 1 || recs[0].ID != "b" {
+			t.Errorf("revinclude: %v %v", recs, err)
+		}
+		// conditional create
+		cc := change(store.Create, "d", org("Leeds Community Healthcare", "RY6", nil))
+		cc.IfNoneExist = query(t, "identifier=RY6")
+		if out := apply(cc); !out[0].Existing || out[0].ID != "b" {
+			t.Errorf("conditional create matched: %+v", out[0])
+		}
+		// delete keeps history and removes index rows
+		if out := apply(change(store.Delete, "b", nil)); out[0].Version != 2 || !out[0].Deleted {
+			t.Errorf("delete: %+v", out[0])
+		}
+		if refs, _ := s.Search(ctx, query(t, "identifier=RY6"), 10); len(refs) != 0 {
+			t.Errorf("deleted still found: %v", refs)
+		}
+		if rec, err := s.Read(ctx, "Organization", "b"); err != nil || !rec.Deleted {
+			t.Errorf("read deleted: %+v %v", rec, err)
+		}
+		if out := apply(change(store.Delete, "b", nil)); !out[0].NoOp {
+			t.Errorf("second delete not a no-op")
+		}
+		hist, err := s.History(ctx, store.HistoryQuery{Type: "Organization", ID: "b", Count: 10})
+		if err != nil || len(hist) != 2 || !hist[0].Deleted || hist[1].Version != 1 {
+			t.Errorf("history: %+v %v", hist, err)
+		}
+		all, err := s.History(ctx, store.HistoryQuery{Count: 100})
+		if err != nil || len(all) != 5 {
+			t.Errorf("system history: %d %v", len(all), err)
+		}
+		page2, _ := s.History(ctx, store.HistoryQuery{Count: 100, Before: all[1].Seq})
+		if len(page2) != 3 || page2[0].Seq != all[2].Seq {
+			t.Errorf("history paging: %+v", page2)
+		}
+		// fetch keeps old versions
+		recs, err = s.Fetch(ctx, []store.Ref{{Type: "Organization", ID: "a", Version: 1}, {Type: "Organization", ID: "b", Version: 1}})
+		if err != nil || len(recs) != 2 || recs[1].ID != "b" {
+			t.Errorf("fetch: %v %v", recs, err)
+		}
+		// a failed batch leaves nothing behind
+		_, err = s.Apply(ctx, []store.Change{change(store.Create, "e", org("E", "E1", nil)), change(store.Create, "a", org("dup", "D1", nil))})
+		var ce *store.ChangeError
+		if !errors.As(err, &ce) || ce.Index != 1 {
+			t.Fatalf("batch: %v", err)
+		}
+		if _, err := s.Read(ctx, "Organization", "e"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("atomicity: e exists after failed batch")
+		}
+		// sequences
+		first, err := s.NextSequence(ctx, "nhs", 10)
+		second, err2 := s.NextSequence(ctx, "nhs", 1)
+		if err != nil || err2 != nil || first != 1 || second != 11 {
+			t.Errorf("sequence: %d %d %v %v", first, second, err, err2)
+		}
+		// reindex rebuilds rows from bodies
+		n, err := s.Reindex(ctx, "Organization", func(b []byte) ([]search.Entry, error) {
+			res, err := fhir.DecodeResource(b, "Organization")
+			if err != nil {
+				return nil, err
+			}
+			return search.Extract(res, orgParams[:1]), nil // only name
+		})
+		if err != nil || n != 2 {
+			t.Errorf("reindex: %d %v", n, err)
+		}
+		if refs, _ := s.Search(ctx, query(t, "identifier=B82001"), 10); len(refs) != 0 {
+			t.Errorf("reindex kept dropped params")
+		}
+		if refs, _ := s.Search(ctx, query(t, "name=zoe"), 10); len(refs) != 1 {
+			t.Errorf("reindex lost name")
+		}
+	})
+}
+
+// TestConcurrentIfMatch: 50 concurrent conditional updates of one resource;
+// stale ones fail, none is lost, the final version is 1 + successes.
+func TestConcurrentIfMatch(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		s, _, _ := b.Open(t)
+		ctx := context.Background()
+		if _, err := s.Apply(ctx, []store.Change{change(store.Create, "x", org("X", "X1", nil))}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		ok, stale := 0, 0
+		for i := 0; i < 50; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				rec, err := s.Read(ctx, "Organization", "x")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				c := change(store.Update, "x", org(fmt.Sprint("X", i), "X1", nil))
+				c.IfMatch = rec.Version
+				_, err = s.Apply(ctx, []store.Change{c})
+				var vc *store.VersionConflict
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					ok++
+				case errors.As(err, &vc):
+					stale++
+				default:
+					t.Error(err)
+				}
+			}(i)
+		}
+		wg.Wait()
+		rec, _ := s.Read(ctx, "Organization", "x")
+		if ok+stale != 50 || rec.Version != int64(1+ok) || ok == 0 {
+			t.Fatalf("ok=%d stale=%d final version=%d", ok, stale, rec.Version)
+		}
+		hist, _ := s.History(ctx, store.HistoryQuery{Type: "Organization", ID: "x", Count: 100})
+		if len(hist) != 1+ok {
+			t.Fatalf("history has %d versions, want %d", len(hist), 1+ok)
+		}
+	})
+}

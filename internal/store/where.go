@@ -1,0 +1,211 @@
+package store
+
+import (
+	"strings"
+
+	"github.com/openspine/openspine/internal/search"
+)
+
+// maxRune bounds a prefix range: every string starting with p sorts
+// (byte-wise) between p and p+maxRune.
+const maxRune = "\U0010FFFF"
+
+var tableFor = map[search.Type]string{
+	search.String: "sp_string", search.Token: "sp_token", search.Date: "sp_date",
+	search.Number: "sp_number", search.Reference: "sp_ref",
+}
+
+// buildWhere turns a query into a WHERE clause over "resources r".
+func buildWhere(q *search.Query) (string, []any) {
+	var b strings.Builder
+	args := []any{q.Type}
+	b.WriteString("r.type = ? AND r.deleted = 0")
+	for _, c := range q.Clauses {
+		b.WriteString(" AND ")
+		args = clauseSQL(&b, args, q.Type, c)
+	}
+	return b.String(), args
+}
+
+func clauseSQL(b *strings.Builder, args []any, typ string, c search.Clause) []any {
+	switch c.Param.Name {
+	case search.ParamID:
+		if c.Modifier == "not" {
+			b.WriteString("r.id NOT IN (")
+		} else {
+			b.WriteString("r.id IN (")
+		}
+		for i, v := range c.Values {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('?')
+			args = append(args, v.Code)
+		}
+		b.WriteByte(')')
+		return args
+	case search.ParamLastUpdated:
+		b.WriteByte('(')
+		for i, v := range c.Values {
+			if i > 0 {
+				b.WriteString(" OR ")
+			}
+			args = dateSQL(b, args, "r.ts", "r.ts", v)
+		}
+		b.WriteByte(')')
+		return args
+	}
+	table := tableFor[c.Param.Type]
+	switch c.Modifier {
+	case "missing":
+		if c.Values[0].Missing {
+			b.WriteString("NOT ")
+		}
+		b.WriteString("EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = r.rid AND x.param = ?)")
+		return append(args, c.Param.Name)
+	case "not":
+		b.WriteString("r.rid NOT IN (SELECT rid FROM ")
+	default:
+		b.WriteString("r.rid IN (SELECT rid FROM ")
+	}
+	b.WriteString(table + " WHERE type = ? AND param = ? AND (")
+	args = append(args, typ, c.Param.Name)
+	for i, v := range c.Values {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		args = valueSQL(b, args, c, v)
+	}
+	b.WriteString("))")
+	return args
+}
+
+func valueSQL(b *strings.Builder, args []any, c search.Clause, v search.Value) []any {
+	switch c.Param.Type {
+	case search.String:
+		switch c.Modifier {
+		case "exact":
+			b.WriteString("exact = ?")
+			return append(args, v.Str)
+		case "contains":
+			b.WriteString(`norm LIKE ? ESCAPE '\'`)
+			return append(args, "%"+escapeLike(v.Str)+"%")
+		}
+		b.WriteString("(norm >= ? AND norm < ?)")
+		return append(args, v.Str, v.Str+maxRune)
+	case search.Token:
+		switch {
+		case v.HasSystem && v.Code == "":
+			b.WriteString("system = ?")
+			return append(args, v.System)
+		case v.HasSystem:
+			b.WriteString("(code = ? AND system = ?)")
+			return append(args, v.Code, v.System)
+		}
+		b.WriteString("code = ?")
+		return append(args, v.Code)
+	case search.Date:
+		return dateSQL(b, args, "lo", "hi", v)
+	case search.Number:
+		switch v.Prefix {
+		case "eq":
+			b.WriteString("(num >= ? AND num < ?)")
+			return append(args, v.NumLo, v.NumHi)
+		case "ne":
+			b.WriteString("(num < ? OR num >= ?)")
+			return append(args, v.NumLo, v.NumHi)
+		case "gt", "sa":
+			b.WriteString("num > ?")
+		case "lt", "eb":
+			b.WriteString("num < ?")
+		case "ge":
+			b.WriteString("num >= ?")
+		case "le":
+			b.WriteString("num <= ?")
+		case "ap":
+			d := v.Num * 0.1
+			if d < 0 {
+				d = -d
+			}
+			b.WriteString("(num >= ? AND num <= ?)")
+			return append(args, v.Num-d, v.Num+d)
+		}
+		return append(args, v.Num)
+	case search.Reference:
+		if v.RefType != "" {
+			b.WriteString("(ref_id = ? AND ref_type = ?)")
+			return append(args, v.RefID, v.RefType)
+		}
+		b.WriteString("ref_id = ?")
+		return append(args, v.RefID)
+	}
+	b.WriteString("1 = 0")
+	return args
+}
+
+// dateSQL writes the FHIR date comparison of a stored range [lo, hi]
+// against the query value's range.
+func dateSQL(b *strings.Builder, args []any, lo, hi string, v search.Value) []any {
+	switch v.Prefix {
+	case "ne":
+		b.WriteString("NOT (" + lo + " >= ? AND " + hi + " <= ?)")
+		return append(args, v.Lo, v.Hi)
+	case "gt":
+		b.WriteString(hi + " > ?")
+		return append(args, v.Hi)
+	case "lt":
+		b.WriteString(lo + " < ?")
+		return append(args, v.Lo)
+	case "ge":
+		b.WriteString(hi + " >= ?")
+		return append(args, v.Lo)
+	case "le":
+		b.WriteString(lo + " <= ?")
+		return append(args, v.Hi)
+	case "sa":
+		b.WriteString(lo + " > ?")
+		return append(args, v.Hi)
+	case "eb":
+		b.WriteString(hi + " < ?")
+		return append(args, v.Lo)
+	case "ap":
+		b.WriteString("(" + lo + " <= ? AND " + hi + " >= ?)")
+		return append(args, v.Hi, v.Lo)
+	}
+	b.WriteString("(" + lo + " >= ? AND " + hi + " <= ?)")
+	return append(args, v.Lo, v.Hi)
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
+}
+
+// buildOrder returns the ORDER BY list; rid breaks ties so paging is stable.
+func buildOrder(q *search.Query) (string, []any) {
+	var parts []string
+	var args []any
+	for _, k := range q.Sort {
+		dir := " ASC"
+		agg := "MIN"
+		if k.Desc {
+			dir, agg = " DESC", "MAX"
+		}
+		var expr string
+		switch k.Param.Name {
+		case search.ParamID:
+			expr = "r.id"
+		case search.ParamLastUpdated:
+			expr = "r.ts"
+		default:
+			col := map[search.Type]string{search.String: "norm", search.Token: "code", search.Date: "lo", search.Number: "num"}[k.Param.Type]
+			if k.Param.Type == search.Date && k.Desc {
+				col = "hi"
+			}
+			expr = "(SELECT " + agg + "(" + col + ") FROM " + tableFor[k.Param.Type] + " x WHERE x.rid = r.rid AND x.param = ?)"
+			args = append(args, k.Param.Name)
+		}
+		parts = append(parts, expr+dir+" NULLS LAST")
+	}
+	parts = append(parts, "r.rid ASC")
+	return strings.Join(parts, ", "), args
+}

@@ -54,6 +54,23 @@ func parseDate(s string) (date, bool) {
 	return dt, true
 }
 
+// parseSwappedDate parses YYYY-DD-MM, a full date with day and month the
+// wrong way round, and returns it with m and d as written (m holding the
+// day). It fails on anything parseDate accepts.
+func parseSwappedDate(s string) (date, bool) {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return date{}, false
+	}
+	if _, ok := parseDate(s); ok {
+		return date{}, false
+	}
+	d, ok := parseDate(s[:5] + s[8:10] + "-" + s[5:7])
+	if !ok {
+		return date{}, false
+	}
+	return date{y: d.y, m: d.d, d: d.m, prec: 3}, true
+}
+
 func daysIn(y, m int) int {
 	switch m {
 	case 2:

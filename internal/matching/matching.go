@@ -146,16 +146,18 @@ func Explain(q Query, p Person) Breakdown {
 		exact = exact && ex
 	}
 
-	if qd, ok := parseDate(q.BirthDate); ok {
-		pd, pok := parseDate(p.BirthDate)
+	if q.BirthDate != "" {
 		s := 0.0
-		if pok {
+		pd, pok := parseDate(p.BirthDate)
+		if qd, ok := parseDate(q.BirthDate); ok && pok {
+			s = compareDates(qd, pd)
+		} else if qd, ok := parseSwappedDate(q.BirthDate); ok && pok {
+			// YYYY-DD-MM: the day and month were entered the wrong way
+			// round, which the transposition rule already discounts.
 			s = compareDates(qd, pd)
 		}
 		b.BirthDate = Field{true, s}
 		exact = exact && s == 1
-	} else if q.BirthDate != "" {
-		exact = false
 	}
 
 	if g := normGender(q.Gender); g != "" {

@@ -11,7 +11,7 @@ import (
 const latin1Fold = "aaaaaaAceeeeiiiidnooooo_ouuuuyTSaaaaaaAceeeeiiiidnooooo_ouuuuyTy"
 
 // latinExtAFold maps U+0100..U+017F (Latin Extended-A) to a base letter.
-const latinExtAFold = "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiJJjjkkkllllllllllnnnnnnnnnooooooOOrrrrrrsssssssstttttttuuuuuuuuuuuuwwyyyzzzzzzs"
+const latinExtAFold = "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiJJjjkkkllllllllllnnnnnnnnnooooooOOrrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs"
 
 func expand(b byte) string {
 	switch b {
@@ -146,6 +146,34 @@ var particles = map[string]bool{
 // normName folds s, drops apostrophes and other punctuation, splits it on
 // separators and keeps only letters.
 func normName(s string) nameForm {
+	// Fast path: a single word of ASCII letters.
+	simple, lower := true, true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' {
+			continue
+		}
+		if c >= 'A' && c <= 'Z' {
+			lower = false
+			continue
+		}
+		simple = false
+		break
+	}
+	if simple {
+		if lower {
+			return nameForm{joined: s}
+		}
+		b := make([]byte, len(s))
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b[i] = c
+		}
+		return nameForm{joined: string(b)}
+	}
 	f := Fold(s)
 	var tokens []string
 	var cur strings.Builder

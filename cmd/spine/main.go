@@ -1,0 +1,190 @@
+// Command spine runs OpenSpine, the open national health-data spine.
+//
+//	spine serve    run every service on one HTTP port
+//	spine reindex  rebuild the search index rows from stored resources
+//	spine version  print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/openspine/openspine/internal/directory"
+	"github.com/openspine/openspine/internal/engine"
+	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/search"
+	"github.com/openspine/openspine/internal/server"
+	"github.com/openspine/openspine/internal/store"
+	"github.com/openspine/openspine/internal/trace"
+)
+
+const usage = `usage: spine <command> [flags]
+
+commands:
+  serve     run the spine (every service on one port)
+  reindex   rebuild search index rows from the stored resources
+  version   print the version
+
+Run "spine <command> -h" for the flags of a command.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:])
+	case "reindex":
+		err = reindex(os.Args[2:])
+	case "version":
+		fmt.Println("spine", engine.Version)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "spine: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "spine:", err)
+		os.Exit(1)
+	}
+}
+
+// env returns the environment variable or def.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func envBool(name string) bool {
+	switch strings.ToLower(os.Getenv(name)) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// storageFlags are shared by every command that opens the store.
+type storageFlags struct {
+	data, db string
+}
+
+func (s *storageFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.data, "data", env("SPINE_DATA", "./spine-data"), "data folder (SQLite database, keys) [SPINE_DATA]")
+	fs.StringVar(&s.db, "db", env("SPINE_DB", "sqlite"), "database: sqlite (a file in the data folder) or a postgres:// URL [SPINE_DB]")
+}
+
+func (s *storageFlags) open(ctx context.Context) (store.Store, error) {
+	if err := os.MkdirAll(s.data, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder %s: %w", s.data, err)
+	}
+	return store.Open(ctx, s.db, s.data)
+}
+
+func setupLogging(level string, w io.Writer) error {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	slog.SetDefault(slog.New(trace.Handler{Handler: slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})}))
+	return nil
+}
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	var sf storageFlags
+	sf.register(fs)
+	addr := fs.String("addr", env("SPINE_ADDR", "127.0.0.1:8080"), "listen address [SPINE_ADDR]")
+	dev := fs.Bool("dev", envBool("SPINE_DEV"), "development instance (dev-only conveniences) [SPINE_DEV]")
+	noDemo := fs.Bool("no-demo", envBool("SPINE_NO_DEMO"), "do not load demo data into an empty database [SPINE_NO_DEMO]")
+	logLevel := fs.String("log-level", env("SPINE_LOG_LEVEL", "info"), "debug, info, warn or error [SPINE_LOG_LEVEL]")
+	drain := fs.Duration("drain", 15*time.Second, "how long in-flight requests may run after SIGTERM")
+	fs.Parse(args)
+	if err := setupLogging(*logLevel, os.Stderr); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	st, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			slog.Error("closing storage", "err", err)
+		}
+	}()
+	srv := server.New(server.Config{Addr: *addr, Dev: *dev}, st)
+	if !*noDemo {
+		loaded, err := directory.LoadDemo(ctx, srv.Directory)
+		if err != nil {
+			return err
+		}
+		if loaded {
+			slog.Info("loaded the demo directory", "organizations", len(directory.DemoOrganizations), "practitioners", len(directory.DemoPractitioners))
+		}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	slog.Info("OpenSpine listening", "addr", ln.Addr().String(), "storage", st.Backend(), "data", sf.data, "dev", *dev, "version", engine.Version)
+	// A line for scripts and tests that start the server on port 0.
+	fmt.Fprintf(os.Stdout, "listening on http://%s\n", ln.Addr().String())
+	if err := srv.Serve(ctx, ln, *drain); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	slog.Info("stopped")
+	return nil
+}
+
+func reindex(args []string) error {
+	fs := flag.NewFlagSet("reindex", flag.ExitOnError)
+	var sf storageFlags
+	sf.register(fs)
+	fs.Parse(args)
+	if err := setupLogging("info", os.Stderr); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	st, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv := server.New(server.Config{}, st)
+	for _, svc := range []*engine.Service{srv.Directory} {
+		for _, typ := range svc.TypeNames() {
+			def, _ := svc.Type(typ)
+			start := time.Now()
+			n, err := st.Reindex(ctx, typ, func(body []byte) ([]search.Entry, error) {
+				res, err := fhir.DecodeResource(body, typ)
+				if err != nil {
+					return nil, err
+				}
+				return search.Extract(res, def.Params), nil
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s/%s: reindexed %d resources in %s\n", svc.Name, typ, n, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+// Package server assembles OpenSpine's services on one HTTP port: the
+// middleware every request passes through (ids, logs, metrics, panics,
+// timeouts), health endpoints, Prometheus metrics, and graceful shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/openspine/openspine/internal/directory"
+	"github.com/openspine/openspine/internal/engine"
+	"github.com/openspine/openspine/internal/store"
+)
+
+// Config is what a server needs.
+type Config struct {
+	Addr           string
+	Dev            bool
+	RequestTimeout time.Duration
+}
+
+// Server is the running spine.
+type Server struct {
+	cfg       Config
+	Store     store.Store
+	Directory *engine.Service
+	Handler   http.Handler
+}
+
+// New builds the services over st.
+func New(cfg Config, st store.Store) *Server {
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	s := &Server{cfg: cfg, Store: st, Directory: directory.New(st)}
+	mux := http.NewServeMux()
+	s.Directory.Register(mux)
+	mux.HandleFunc("GET /_ping", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"pass","version":"` + engine.Version + `"}`))
+	})
+	mux.HandleFunc("GET /_status", s.handleStatus)
+	mux.Handle("GET /metrics", promhttp.Handler())
+	s.Handler = Middleware(mux, cfg.RequestTimeout)
+	return s
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	if err := s.Store.Ping(ctx); err != nil {
+		slog.ErrorContext(ctx, "status: storage unreachable", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"status":"fail","storage":"` + s.Store.Backend() + `","detail":"storage unreachable"}`))
+		return
+	}
+	w.Write([]byte(`{"status":"pass","storage":"` + s.Store.Backend() + `","version":"` + engine.Version + `"}`))
+}
+
+// Serve listens on ln until ctx is cancelled, then stops accepting, lets
+// in-flight requests finish (up to drain) and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      2 * s.cfg.RequestTimeout,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down: draining in-flight requests", "timeout", drain.String())
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		slog.Warn("drain timed out; closing remaining connections")
+		srv.Close()
+	}
+	<-errc
+	return nil
+}

@@ -16,7 +16,9 @@ const KeyVersion = "k1"
 // either order (the smaller first, "0312" for 12 March or 3 December, so a
 // day/month transposition keeps the key) and postcodes are normalised.
 const (
-	keyFamilyYear      = "fy"  // family, Y
+	keyFamilyYear      = "fy"  // family, Y (for partial-date queries only)
+	keyFamilyYearMD    = "fym" // family, Y, MD
+	keyFamilyGivenYear = "fgy" // family, given, Y (survives a mistyped day or month)
 	keyFamilyGivenMD   = "fgm" // family, given, MD (survives a mistyped year)
 	keyGivenYearMD     = "gym" // given, Y, MD (survives a changed family name)
 	keyFamilyOutward   = "fo"  // family, outward code
@@ -98,19 +100,24 @@ func key(parts ...string) string {
 }
 
 // build returns the sorted, de-duplicated keys for the fields present.
-func (k *keyFields) build() []string {
+// Records (forQuery false) get every kind; a query with a full birth date
+// skips the broad family-and-year key, whose blocks grow with the
+// population, because fym and fgy cover the same errors more selectively.
+func (k *keyFields) build(forQuery bool) []string {
 	var out []string
 	var outwards []string
 	for _, pc := range k.postcodes {
 		outwards = appendUnique(outwards, Outward(pc))
 	}
+	full := k.md != ""
 	for _, f := range k.families {
-		if k.year != "" {
+		if k.year != "" && (!forQuery || !full) {
 			out = append(out, key(keyFamilyYear, f, k.year))
 		}
-		if k.md != "" {
+		if full {
+			out = append(out, key(keyFamilyYearMD, f, k.year, k.md))
 			for _, g := range k.givens {
-				out = append(out, key(keyFamilyGivenMD, f, g, k.md))
+				out = append(out, key(keyFamilyGivenYear, f, g, k.year), key(keyFamilyGivenMD, f, g, k.md))
 			}
 		}
 		for _, o := range outwards {
@@ -118,7 +125,7 @@ func (k *keyFields) build() []string {
 		}
 	}
 	for _, g := range k.givens {
-		if k.year != "" && k.md != "" {
+		if full {
 			out = append(out, key(keyGivenYearMD, g, k.year, k.md))
 		}
 		for _, o := range outwards {
@@ -151,7 +158,7 @@ func Keys(p Person) []string {
 	for _, h := range p.HistoricPostcodes {
 		k.addPostcode(h)
 	}
-	return k.build()
+	return k.build(false)
 }
 
 // QueryKeys returns the blocking keys to look up for q. Every key kind
@@ -160,7 +167,8 @@ func Keys(p Person) []string {
 // a transposed or mistyped birth date, a missing gender) still shares a
 // key with the query. Names containing the wildcard "*" are left out. A
 // query with a partial birth date yields only keys that do not need the
-// day and month.
+// day and month; a query with a full one does not use the broad
+// family-and-year key.
 func QueryKeys(q Query) []string {
 	var k keyFields
 	if !strings.Contains(q.Family, "*") {
@@ -171,5 +179,5 @@ func QueryKeys(q Query) []string {
 	}
 	k.setDate(q.BirthDate)
 	k.addPostcode(q.Postcode)
-	return k.build()
+	return k.build(true)
 }

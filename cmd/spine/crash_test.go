@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openspine/openspine/internal/store/storetest"
+)
+
+// The test binary doubles as the spine binary: the crash test starts it
+// as a child with SPINE_TEST_MAIN=1 and kills it with SIGKILL.
+func TestMain(m *testing.M) {
+	if os.Getenv("SPINE_TEST_MAIN") == "1" {
+		os.Args = append([]string{"spine"}, strings.Fields(os.Getenv("SPINE_TEST_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// startChild runs "spine serve" in a child process and returns its base URL.
+func startChild(t *testing.T, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SPINE_TEST_MAIN=1", "SPINE_TEST_ARGS="+strings.Join(append([]string{"serve", "--addr", "127.0.0.1:0", "--no-demo", "--log-level", "warn"}, args...), " "))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "listening on ") {
+				line <- strings.TrimPrefix(sc.Text(), "listening on ")
+			}
+		}
+		io.Copy(io.Discard, out)
+	}()
+	select {
+	case u := <-line:
+		return cmd, u
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start")
+	}
+	return nil, ""
+}
+
+type acked struct {
+	id, ods, name string
+	version       string
+}
+
+// TestCrashDurability: writers load the server; it is killed with SIGKILL
+// mid-load; after a restart every write that got a 2xx is there, unchanged,
+// and found through its index rows.
+func TestCrashDurability(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped in -short mode")
+	}
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			args := []string{"--data", t.TempDir()}
+			if backend == "postgres" {
+				args = append(args, "--db", storetest.NewPostgresSchema(t))
+			}
+			cmd, base := startChild(t, args...)
+			d := base + "/directory/FHIR/R4"
+			client := &http.Client{Timeout: 10 * time.Second}
+			var mu sync.Mutex
+			var acks []acked
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for w := 0; w < 16; w++ {
+				wg.Add(1)
+				go func(w int) {
+					defer wg.Done()
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						ods := fmt.Sprintf("K%02d%05d", w, i)
+						name := fmt.Sprintf("Crash Org %d-%d", w, i)
+						body := fmt.Sprintf(`{"resourceType":"Organization","name":%q,"identifier":[{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":%q}]}`, name, ods)
+						res, err := client.Post(d+"/Organization", "application/fhir+json", strings.NewReader(body))
+						if err != nil {
+							return // the server is gone
+						}
+						var out map[string]any
+						json.NewDecoder(res.Body).Decode(&out)
+						res.Body.Close()
+						if res.StatusCode != 201 {
+							continue
+						}
+						a := acked{id: out["id"].(string), ods: ods, name: name, version: res.Header.Get("ETag")}
+						mu.Lock()
+						acks = append(acks, a)
+						mu.Unlock()
+						if i%3 == 0 { // and an update of it
+							upd := fmt.Sprintf(`{"resourceType":"Organization","id":%q,"name":%q,"identifier":[{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":%q}]}`, a.id, name+" v2", ods)
+							req, _ := http.NewRequest("PUT", d+"/Organization/"+a.id, strings.NewReader(upd))
+							req.Header.Set("Content-Type", "application/fhir+json")
+							req.Header.Set("If-Match", `W/"1"`)
+							res, err := client.Do(req)
+							if err != nil {
+								return
+							}
+							res.Body.Close()
+							if res.StatusCode == 200 {
+								mu.Lock()
+								acks = append(acks, acked{id: a.id, ods: ods, name: name + " v2", version: res.Header.Get("ETag")})
+								mu.Unlock()
+							}
+						}
+					}
+				}(w)
+			}
+			time.Sleep(1500 * time.Millisecond)
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			close(stop)
+			wg.Wait()
+			mu.Lock()
+			n := len(acks)
+			mu.Unlock()
+			if n < 50 {
+				t.Fatalf("only %d acknowledged writes before the kill; the load did not run", n)
+			}
+			_, base = startChild(t, args...)
+			d = base + "/directory/FHIR/R4"
+			latest := map[string]acked{}
+			for _, a := range acks {
+				v := strings.Trim(strings.TrimPrefix(a.version, "W/"), `"`)
+				res, err := client.Get(d + "/Organization/" + a.id + "/_history/" + v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out map[string]any
+				json.NewDecoder(res.Body).Decode(&out)
+				res.Body.Close()
+				if res.StatusCode != 200 || out["name"] != a.name {
+					t.Fatalf("acknowledged write %s version %s lost after SIGKILL: %d %v", a.id, v, res.StatusCode, out["name"])
+				}
+				if cur, ok := latest[a.id]; !ok || cur.version < a.version {
+					latest[a.id] = a
+				}
+			}
+			for id, a := range latest {
+				res, err := client.Get(d + "/Organization?identifier=" + a.ods)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out map[string]any
+				json.NewDecoder(res.Body).Decode(&out)
+				res.Body.Close()
+				es, _ := out["entry"].([]any)
+				if len(es) != 1 || es[0].(map[string]any)["resource"].(map[string]any)["id"] != id {
+					t.Fatalf("index rows of %s (%s) do not match after restart: %v", id, a.ods, out)
+				}
+			}
+			t.Logf("%s: %d acknowledged writes (%d resources) all present after SIGKILL", backend, n, len(latest))
+		})
+	}
+}

@@ -1,0 +1,106 @@
+package fhir
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestDecodeResourceRules(t *testing.T) {
+	bad := map[string]string{
+		`{"resourceType":"Organization","name":"a","name":"b"}`:     "duplicate",
+		`{"resourceType":"Organization","name":null}`:               "null",
+		`{"resourceType":"Organization","name":""}`:                 "empty string",
+		`{"resourceType":"Organization","alias":[]}`:                "empty array",
+		`{"resourceType":"Organization","meta":{}}`:                 "empty object",
+		`{"resourceType":"Organization"} {}`:                        "after its JSON",
+		`[1,2]`:                                                     "not a JSON object",
+		`{"name":"x"}`:                                              "resourceType is missing",
+		`{"resourceType":"Organization","id":"a b"}`:                "not a valid FHIR id",
+		`{"resourceType":"Organization","meta":"x"}`:                "meta must be an object",
+		`{"resourceType":"Organization"`:                            "ends too early",
+		strings.Repeat(`{"a":`, 70) + `1` + strings.Repeat(`}`, 70): "deeper",
+	}
+	for in, want := range bad {
+		_, err := DecodeResource([]byte(in), "")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%.40s: got %v, want error containing %q", in, err, want)
+		}
+		if fe := AsError(err); fe.Status != http.StatusBadRequest {
+			t.Errorf("%.40s: status %d", in, fe.Status)
+		}
+	}
+	if _, err := DecodeResource([]byte(`{"resourceType":"Patient"}`), "Organization"); err == nil {
+		t.Error("wrong type accepted")
+	}
+	res, err := DecodeResource([]byte(`{"resourceType":"Observation","valueQuantity":{"value":1.50},"_given":[null,{"id":"x"}]}`), "Observation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(Marshal(res)); got != `{"resourceType":"Observation","_given":[null,{"id":"x"}],"valueQuantity":{"value":1.50}}` {
+		t.Errorf("canonical form %s", got)
+	}
+}
+
+func TestMarshalEscaping(t *testing.T) {
+	in := map[string]any{"a": "<tag> & \"q\" \\ \n \u2028 é \x01", "resourceType": "X", "id": "1"}
+	out := Marshal(in)
+	var back map[string]any
+	if err := json.Unmarshal(out, &back); err != nil || back["a"] != in["a"] {
+		t.Fatalf("round trip %s: %v", out, err)
+	}
+	if !bytes.HasPrefix(out, []byte(`{"resourceType":"X","id":"1",`)) || !bytes.Contains(out, []byte("<tag> &")) {
+		t.Errorf("order or HTML escaping: %s", out)
+	}
+}
+
+func TestOutcome(t *testing.T) {
+	e := NewError(404, CodeResourceNotFound, "Patient/%s was not found", "1").At("Patient.id")
+	oo := Marshal(e.Outcome())
+	for _, want := range []string{`"code":"not-found"`, `"code":"RESOURCE_NOT_FOUND"`, SpineErrorSystem, `"expression":["Patient.id"]`} {
+		if !bytes.Contains(oo, []byte(want)) {
+			t.Errorf("outcome lacks %s: %s", want, oo)
+		}
+	}
+	if fe := AsError(bytes.ErrTooLarge); fe.Status != 500 || strings.Contains(fe.Diagnostics, "too large") {
+		t.Errorf("internal error leaked: %+v", fe)
+	}
+}
+
+// FuzzDecodeResource: strict decoding never panics; what it accepts
+// re-encodes to JSON that decodes to the same canonical bytes.
+func FuzzDecodeResource(f *testing.F) {
+	for _, s := range []string{
+		`{"resourceType":"Organization","id":"RR8","name":"Leeds","identifier":[{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"RR8"}]}`,
+		`{"resourceType":"Patient","name":[{"given":["Zoë"],"family":"O'Brien"}],"birthDate":"2001-02-03","_birthDate":{"extension":[{"url":"x","valueBoolean":true}]}}`,
+		`{"resourceType":"Observation","valueQuantity":{"value":1.50e3}}`,
+		`{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"POST","url":"Organization"}}]}`,
+		`{"resourceType":"X","a":"\u0000\ud800"}`,
+		`{"resourceType":"X","a":[null]}`,
+		`[]`, `{}`, `"x"`, `{"resourceType":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res, err := DecodeResource(data, "")
+		if err != nil {
+			if AsError(err).Status != http.StatusBadRequest {
+				t.Fatalf("decode error is not a 400: %v", err)
+			}
+			return
+		}
+		out := Marshal(res)
+		if !json.Valid(out) {
+			t.Fatalf("invalid JSON out: %s", out)
+		}
+		again, err := DecodeResource(out, "")
+		if err != nil {
+			t.Fatalf("re-decode of %s: %v", out, err)
+		}
+		if !bytes.Equal(Marshal(again), out) {
+			t.Fatalf("not canonical: %s vs %s", Marshal(again), out)
+		}
+	})
+}

@@ -49,6 +49,7 @@ const (
 	genderPenalty     = 0.80 // when the genders differ
 	maxNonExact       = 0.99 // ceiling for anything that is not an exact match
 	swappedNameFactor = 0.90 // family and given names entered the wrong way round
+	maxGivenNames     = 5    // given names compared per name
 )
 
 // Name is one name of a person.
@@ -105,6 +106,9 @@ func Explain(q Query, p Person) Breakdown {
 	qFam := normName(q.Family)
 	var qGiven []nameForm
 	for _, g := range q.Given {
+		if len(qGiven) == maxGivenNames {
+			break
+		}
 		if n := normName(g); n.joined != "" {
 			qGiven = append(qGiven, n)
 		}
@@ -245,6 +249,9 @@ type preparedName struct {
 func prepName(n Name) preparedName {
 	p := preparedName{family: normName(n.Family)}
 	for _, g := range n.Given {
+		if len(p.given) == maxGivenNames {
+			break
+		}
 		if f := normName(g); f.joined != "" {
 			p.given = append(p.given, f)
 		}

@@ -128,6 +128,26 @@ func NormalizeName(s string) string {
 	return normName(s).joined
 }
 
+// Names are compared on their first maxNameLen bytes and at most
+// maxNameParts parts, which bounds the quadratic string comparisons (PDS
+// limits names to 35 characters).
+const (
+	maxNameLen   = 64
+	maxNameParts = 6
+)
+
+// truncate cuts s to at most maxNameLen bytes at a rune boundary.
+func truncate(s string) string {
+	if len(s) <= maxNameLen {
+		return s
+	}
+	i := maxNameLen
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
+}
+
 // nameForm is a normalised name.
 type nameForm struct {
 	joined string   // all letters, no separators: "smithjones", "obrien"
@@ -161,6 +181,9 @@ func normName(s string) nameForm {
 		break
 	}
 	if simple {
+		if len(s) > maxNameLen {
+			s = s[:maxNameLen]
+		}
 		if lower {
 			return nameForm{joined: s}
 		}
@@ -203,11 +226,11 @@ func normName(s string) nameForm {
 		}
 	}
 	flush()
-	nf := nameForm{joined: all.String()}
+	nf := nameForm{joined: truncate(all.String())}
 	if len(tokens) > 1 {
 		for _, t := range tokens {
-			if len(t) >= 2 && !particles[t] {
-				nf.parts = append(nf.parts, t)
+			if len(t) >= 2 && !particles[t] && len(nf.parts) < maxNameParts {
+				nf.parts = append(nf.parts, truncate(t))
 			}
 		}
 		if len(nf.parts) == 1 && nf.parts[0] == nf.joined {

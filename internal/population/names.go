@@ -2,10 +2,20 @@ package population
 
 import "strings"
 
+// spacedFields splits s on white space and turns "_" inside a field into
+// a space, so multi-word names can be listed one per field.
+func spacedFields(s string) []string {
+	f := strings.Fields(s)
+	for i, w := range f {
+		f[i] = strings.ReplaceAll(w, "_", " ")
+	}
+	return f
+}
+
 // Surnames in rough order of frequency in England and Wales (ONS and
 // census-derived rankings), including names with diacritics, apostrophes
 // and particles. "_" stands for a space inside a name.
-var surnameList = strings.Fields(`
+var surnameList = spacedFields(`
 Smith Jones Williams Taylor Brown Davies Evans Wilson Thomas Johnson Roberts Robinson Thompson
 Wright Walker White Edwards Hughes Green Hall Lewis Harris Clarke Patel Jackson Wood Turner Martin
 Cooper Hill Ward Morris Moore Clark Lee King Baker Harrison Morgan Allen James Scott Phillips

@@ -85,7 +85,7 @@ const inwardLetters = "ABDEFGHJLNPQRSTUWXYZ"
 // numbers (EC1A, W1D, SW1P).
 const subDistrictLetters = "ABCDEFGHJKLMNPRSTUVWXY"
 
-var streetNames = strings.Fields(`Acacia Albert Alexandra Alma Ash Beech Birch Blenheim Bridge Broad Brook
+var streetNames = spacedFields(`Acacia Albert Alexandra Alma Ash Beech Birch Blenheim Bridge Broad Brook
 	Cambridge Castle Cedar Chapel Charles Cherry Chestnut Church Clarence College Coronation Cromwell
 	Elm Fern Forest Garden Gladstone Grange Granville Green Grove Hawthorn Hazel Heath High Highfield
 	Hill Holly Jubilee King Kingsway Laburnum Lancaster Larch Laurel Lime Linden Manor Maple Market
@@ -101,5 +101,5 @@ var localities = strings.Fields(`Northfield Southgate Eastwood Westbury Kingsley
 	Hillside Parkside Riverside Moorside Brookside Woodside Highfields Greenhill Newtown Oldtown
 	Millbrook Stonehill`)
 
-var buildingNames = strings.Fields(`Victoria_House Albion_Court Riverside_Apartments Park_View Mill_House
+var buildingNames = spacedFields(`Victoria_House Albion_Court Riverside_Apartments Park_View Mill_House
 	Wharf_Building Rosewood_Court Kings_Lodge Queensway_House The_Maltings`)

@@ -67,6 +67,11 @@ func TestPopulation(t *testing.T) {
 			byNumber[p.NHSNumber] = p
 		}
 		for _, a := range p.Addresses {
+			for _, l := range a.Lines {
+				if strings.Contains(l, "_") || l == "" {
+					t.Fatalf("bad address line %q", l)
+				}
+			}
 			matched := false
 			for name, re := range postcodeFormats {
 				if re.MatchString(a.PostalCode) {
@@ -121,6 +126,9 @@ func TestPopulation(t *testing.T) {
 			}
 		}
 		fam := p.Names[0].Family
+		if strings.Contains(fam, "_") {
+			t.Fatalf("bad family name %q", fam)
+		}
 		if strings.Contains(fam, "-") {
 			double++
 		}

@@ -23,8 +23,8 @@ type tableSet struct {
 	ages         []float64
 }
 
-// surnames is surnameList with "_" turned into spaces.
-var surnames []string
+// surnames are the listed surnames, in order of frequency.
+var surnames = surnameList
 
 var (
 	tablesOnce sync.Once
@@ -40,11 +40,9 @@ const (
 
 func getTables() *tableSet {
 	tablesOnce.Do(func() {
-		surnames = make([]string, len(surnameList))
-		tables.surnames = make([]float64, len(surnameList))
+		tables.surnames = make([]float64, len(surnames))
 		total := 0.0
-		for i, s := range surnameList {
-			surnames[i] = strings.ReplaceAll(s, "_", " ")
+		for i := range surnames {
 			// Zipf-like: Smith is about 25 times as common as the 200th name.
 			total += 1 / math.Pow(float64(i+6), 0.9)
 			tables.surnames[i] = total

@@ -169,7 +169,7 @@ func reindex(args []string) error {
 	}
 	defer st.Close()
 	srv := server.New(server.Config{}, st)
-	for _, svc := range []*engine.Service{srv.Directory} {
+	for _, svc := range srv.Services() {
 		for _, typ := range svc.TypeNames() {
 			def, _ := svc.Type(typ)
 			start := time.Now()

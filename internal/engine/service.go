@@ -22,6 +22,9 @@ type TypeDef struct {
 	// Validate applies the service's rules to a resource about to be
 	// written (nil: structural checks only). It returns a *fhir.Error.
 	Validate func(res fhir.Resource) error
+	// Index, when set, adjusts the index entries extracted from Params
+	// (derived keys, normalised values; nil hides the resource from search).
+	Index func(res fhir.Resource, entries []search.Entry) []search.Entry
 	// UpdateCreate lets PUT create a resource with a client-chosen id.
 	UpdateCreate bool
 	Doc          string

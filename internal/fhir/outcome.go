@@ -97,6 +97,10 @@ func issueTypeFor(status int, code string) string {
 		return "duplicate"
 	case CodeMissingValue:
 		return "required"
+	case CodeInvalidValue, CodeInvalidResourceID, CodeInvalidSearchData:
+		if status == http.StatusBadRequest {
+			return "value"
+		}
 	case CodeAccessDenied:
 		if status == http.StatusUnauthorized {
 			return "login"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/openspine/openspine/internal/directory"
 	"github.com/openspine/openspine/internal/engine"
+	"github.com/openspine/openspine/internal/pds"
 	"github.com/openspine/openspine/internal/store"
 )
 
@@ -30,6 +31,7 @@ type Server struct {
 	cfg       Config
 	Store     store.Store
 	Directory *engine.Service
+	PDS       *pds.Service
 	Handler   http.Handler
 }
 
@@ -38,9 +40,10 @@ func New(cfg Config, st store.Store) *Server {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 30 * time.Second
 	}
-	s := &Server{cfg: cfg, Store: st, Directory: directory.New(st)}
+	s := &Server{cfg: cfg, Store: st, Directory: directory.New(st), PDS: pds.New(st)}
 	mux := http.NewServeMux()
 	s.Directory.Register(mux)
+	s.PDS.Register(mux)
 	mux.HandleFunc("GET /_ping", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"pass","version":"` + engine.Version + `"}`))
@@ -62,6 +65,11 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte(`{"status":"pass","storage":"` + s.Store.Backend() + `","version":"` + engine.Version + `"}`))
+}
+
+// Services lists every FHIR engine service (for reindexing).
+func (s *Server) Services() []*engine.Service {
+	return []*engine.Service{s.Directory, s.PDS.Engine()}
 }
 
 // Serve listens on ln until ctx is cancelled, then stops accepting, lets

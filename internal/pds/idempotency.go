@@ -1,0 +1,116 @@
+package pds
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/store"
+)
+
+// idempotencyType is the internal record type (never served) that keeps the
+// answer to each write, keyed by its X-Request-ID, so that a retried write
+// returns the first answer instead of being applied twice. It is written in
+// the same transaction as the write it describes.
+const idempotencyType = "_PDSRequest"
+
+type replay struct {
+	Status  int             `json:"status"`
+	ID      string          `json:"id,omitempty"`
+	Version int64           `json:"version,omitempty"`
+	Body    json.RawMessage `json:"body,omitempty"` // an answer that is not a patient version
+	At      string          `json:"at"`
+}
+
+func idempotencyKey(r *http.Request) string {
+	h := sha256.Sum256([]byte(r.Method + " " + r.URL.Path + " " + r.Header.Get("X-Request-ID")))
+	return hex.EncodeToString(h[:])
+}
+
+// replayed returns the stored answer of an earlier request with the same key.
+func (s *Service) replayed(ctx context.Context, key string) (*replay, error) {
+	rec, err := s.store.Read(ctx, idempotencyType, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rp replay
+	if err := json.Unmarshal(rec.Body, &rp); err != nil {
+		return nil, err
+	}
+	return &rp, nil
+}
+
+// idempotencyChange records rp; version, when set, is read at render time
+// (the patient change before it in the same Apply has rendered by then).
+func idempotencyChange(key string, rp *replay, version *int64) store.Change {
+	return store.Change{Op: store.Create, Type: idempotencyType, ID: key,
+		Render: func(int64, time.Time) ([]byte, error) {
+			if version != nil {
+				rp.Version = *version
+			}
+			rp.At = time.Now().UTC().Format(time.RFC3339)
+			return json.Marshal(rp)
+		}}
+}
+
+// answerReplay writes the first answer again.
+func (s *Service) answerReplay(w http.ResponseWriter, r *http.Request, rp *replay) {
+	if rp.ID == "" {
+		fhir.Write(w, rp.Status, rp.Body)
+		return
+	}
+	rec, err := s.store.ReadVersion(r.Context(), "Patient", rp.ID, rp.Version)
+	if err != nil {
+		fhir.WriteError(w, r, err)
+		return
+	}
+	res, err := fhir.DecodeResource(rec.Body, "Patient")
+	if err != nil {
+		fhir.WriteError(w, r, err)
+		return
+	}
+	if rp.Status == http.StatusCreated {
+		w.Header().Set("Location", s.eng.BaseURL(r)+"/Patient/"+rp.ID)
+	}
+	writePatient(w, rp.Status, rec, res)
+}
+
+// applyOnce applies changes plus the idempotency record; when a concurrent
+// duplicate committed first, it answers with that one's result instead.
+func (s *Service) applyOnce(w http.ResponseWriter, r *http.Request, key string, changes []store.Change, rp *replay) ([]store.Outcome, bool, error) {
+	var version int64
+	if len(changes) > 0 {
+		inner := changes[0].Render
+		changes[0].Render = func(v int64, t time.Time) ([]byte, error) {
+			version = v
+			return inner(v, t)
+		}
+	}
+	all := append(changes, idempotencyChange(key, rp, &version))
+	out, err := s.store.Apply(r.Context(), all)
+	var ce *store.ChangeError
+	if errors.As(err, &ce) && ce.Index == len(all)-1 && errors.Is(ce.Err, store.ErrExists) {
+		if prev, perr := s.replayed(r.Context(), key); perr == nil && prev != nil {
+			s.answerReplay(w, r, prev)
+			return nil, true, nil
+		}
+	}
+	return out, false, err
+}
+
+func etagVersion(h string) (int64, bool) {
+	if len(h) < 5 || h[:3] != `W/"` || h[len(h)-1] != '"' {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(h[3:len(h)-1], 10, 64)
+	return v, err == nil && v > 0
+}

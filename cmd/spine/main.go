@@ -2,6 +2,7 @@
 //
 //	spine serve    run every service on one HTTP port
 //	spine reindex  rebuild the search index rows from stored resources
+//	spine seed     create a deterministic synthetic patient population
 //	spine version  print the version
 package main
 
@@ -33,6 +34,7 @@ const usage = `usage: spine <command> [flags]
 commands:
   serve     run the spine (every service on one port)
   reindex   rebuild search index rows from the stored resources
+  seed      create a synthetic patient population (--patients N --seed S)
   version   print the version
 
 Run "spine <command> -h" for the flags of a command.
@@ -49,6 +51,8 @@ func main() {
 		err = serve(os.Args[2:])
 	case "reindex":
 		err = reindex(os.Args[2:])
+	case "seed":
+		err = seed(os.Args[2:])
 	case "version":
 		fmt.Println("spine", engine.Version)
 	case "-h", "--help", "help":

@@ -73,9 +73,10 @@ func New(st store.Store) *Service {
 	return &Service{eng: eng, store: st, Allocation: DefaultAllocation}
 }
 
-// DefaultAllocation is the range of the test-data NHS numbers (999 000 0000
-// to 999 999 9999): numbers that can never be a real person's.
-var DefaultAllocation = nhsnumber.Range{Low: 999000000, High: 999999999}
+// DefaultAllocation is where registrations draw NHS numbers from: the top
+// of the range reserved for test data (999 900 000x to 999 999 999x), which
+// can never be a real person's; `spine seed` leaves it free.
+var DefaultAllocation = nhsnumber.Range{Low: 999900000, High: 999999999}
 
 // Engine exposes the generic engine (for seeding and reindexing).
 func (s *Service) Engine() *engine.Service { return s.eng }

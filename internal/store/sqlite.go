@@ -18,7 +18,7 @@ const sqliteDriver = "sqlite3_spine"
 func init() {
 	sql.Register(sqliteDriver, &sqlite3.SQLiteDriver{
 		ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			_, err := c.Exec("PRAGMA mmap_size = 268435456; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY", nil)
+			_, err := c.Exec("PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY", nil)
 			return err
 		},
 	})
@@ -56,7 +56,9 @@ func OpenSQLite(ctx context.Context, dir string) (Store, error) {
 
 func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 	base := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=0"
-	wdb, err := sql.Open(sqliteDriver, base+"&_synchronous=FULL&_txlock=immediate")
+	// The writer keeps a large page cache: index inserts at random keys
+	// (bulk loads especially) stay in memory instead of re-reading pages.
+	wdb, err := sql.Open(sqliteDriver, base+"&_synchronous=FULL&_txlock=immediate&_cache_size=-262144")
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +71,7 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	ws := &sqlStore{d: s.d, db: wdb}
-	rdb, err := sql.Open(sqliteDriver, base+"&_query_only=1")
+	rdb, err := sql.Open(sqliteDriver, base+"&_query_only=1&_cache_size=-16384")
 	if err != nil {
 		wdb.Close()
 		return nil, err

@@ -125,6 +125,8 @@ type Store interface {
 	// NextSequence durably reserves n values of a named counter and returns
 	// the first; values are never handed out twice, even after a crash.
 	NextSequence(ctx context.Context, name string, n int64) (int64, error)
+	// Analyze refreshes the query planner's statistics (after bulk loads).
+	Analyze(ctx context.Context) error
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Backend names the implementation ("sqlite" or "postgres").

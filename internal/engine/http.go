@@ -16,7 +16,9 @@ func (s *Service) Register(mux *http.ServeMux) {
 	b := s.Base
 	mux.HandleFunc("GET "+b+"/metadata", s.handleMetadata)
 	mux.HandleFunc("GET "+b+"/{$}", s.handleGetPages)
+	mux.HandleFunc("GET "+b, s.handleGetPages)
 	mux.HandleFunc("POST "+b+"/{$}", s.handleBundle)
+	mux.HandleFunc("POST "+b, s.handleBundle)
 	mux.HandleFunc("GET "+b+"/_history", s.handleHistory)
 	mux.HandleFunc("GET "+b+"/{type}", s.handleSearch)
 	mux.HandleFunc("POST "+b+"/{type}/_search", s.handleSearch)

@@ -29,7 +29,8 @@ type bundleEntry struct {
 	// results
 	change   *store.Change
 	existing *store.Record
-	response []byte // resource or outcome to return
+	response []byte // resource to return
+	outcome  any    // OperationOutcome of a failed entry
 	status   string
 	rec      store.Record
 }
@@ -76,6 +77,9 @@ func (s *Service) handleBundle(w http.ResponseWriter, r *http.Request) {
 	base := s.BaseURL(r)
 	for i, e := range entries {
 		resp := map[string]any{"status": e.status}
+		if e.outcome != nil {
+			resp["outcome"] = e.outcome
+		}
 		if e.rec.Version > 0 && e.method != http.MethodGet {
 			resp["location"] = base + "/" + e.rec.Type + "/" + e.rec.ID + "/_history/" + strconv.FormatInt(e.rec.Version, 10)
 			resp["etag"] = etag(e.rec.Version)
@@ -93,7 +97,7 @@ func (s *Service) handleBundle(w http.ResponseWriter, r *http.Request) {
 func (e *bundleEntry) fail(err error) {
 	fe := fhir.AsError(err)
 	e.status = strconv.Itoa(fe.Status) + " " + http.StatusText(fe.Status)
-	e.response = fhir.Marshal(fe.Outcome())
+	e.outcome = fe.Outcome()
 }
 
 func (s *Service) parseEntry(i int, raw any) (*bundleEntry, error) {

@@ -409,6 +409,33 @@ func (q *Query) String() string {
 		}
 		parts = append(parts, url.QueryEscape(name)+"="+url.QueryEscape(strings.Join(vals, ",")))
 	}
+	if len(q.Sort) > 0 {
+		var keys []string
+		for _, k := range q.Sort {
+			if k.Desc {
+				keys = append(keys, "-"+k.Param.Name)
+			} else {
+				keys = append(keys, k.Param.Name)
+			}
+		}
+		parts = append(parts, "_sort="+url.QueryEscape(strings.Join(keys, ",")))
+	}
+	for _, inc := range q.Include {
+		parts = append(parts, "_include="+url.QueryEscape(inc.String()))
+	}
+	for _, inc := range q.RevInclude {
+		parts = append(parts, "_revinclude="+url.QueryEscape(inc.String()))
+	}
+	if len(q.Elements) > 0 {
+		parts = append(parts, "_elements="+url.QueryEscape(strings.Join(q.Elements, ",")))
+	}
+	if q.Summary != "" {
+		parts = append(parts, "_summary="+q.Summary)
+	}
+	if q.Total != "" {
+		parts = append(parts, "_total="+q.Total)
+	}
+	parts = append(parts, "_count="+strconv.Itoa(q.Count))
 	return strings.Join(parts, "&")
 }
 
@@ -418,6 +445,15 @@ func (v Value) String(c Clause) string {
 		return strconv.FormatBool(v.Missing)
 	}
 	return strings.NewReplacer(`\`, `\\`, ",", `\,`).Replace(v.Raw)
+}
+
+// String renders an include as Source:param[:Target].
+func (i Include) String() string {
+	s := i.SourceType + ":" + i.Param.Name
+	if i.TargetType != "" {
+		s += ":" + i.TargetType
+	}
+	return s
 }
 
 // Describe is a short text of the clause for logs and errors.

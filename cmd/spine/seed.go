@@ -88,41 +88,41 @@ func seed(args []string) error {
 			}
 		}
 	}()
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var loaded int
 	var firstErr error
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for batch := range batches {
-				if err := srv.PDS.Load(ctx, batch); err != nil {
+	err = st.BulkLoad(ctx, func() error {
+		var wg sync.WaitGroup
+		for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for batch := range batches {
+					if err := srv.PDS.Load(ctx, batch); err != nil {
+						mu.Lock()
+						if firstErr == nil {
+							firstErr = err
+						}
+						mu.Unlock()
+						stop()
+						return
+					}
 					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
+					loaded += len(batch)
+					if loaded%100000 < seedBatch {
+						fmt.Printf("%d patients (%.0f/s)\n", loaded, float64(loaded)/time.Since(start).Seconds())
 					}
 					mu.Unlock()
-					stop()
-					return
 				}
-				mu.Lock()
-				loaded += len(batch)
-				if loaded%100000 < seedBatch {
-					fmt.Printf("%d patients (%.0f/s)\n", loaded, float64(loaded)/time.Since(start).Seconds())
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := st.Analyze(ctx); err != nil {
+			}()
+		}
+		wg.Wait()
+		if firstErr != nil {
+			return firstErr
+		}
+		return ctx.Err()
+	})
+	if err != nil {
 		return err
 	}
 	d := time.Since(start)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/openspine/openspine/internal/search"
@@ -56,8 +57,8 @@ var writeStatements = []string{
 	"SELECT ts, body FROM resources WHERE type = ? AND id = ?",
 	"SELECT rid, version, deleted FROM resources WHERE type = ? AND id = ?",
 	"UPDATE resources SET version = ?, ts = ?, deleted = ?, body = ? WHERE rid = ?",
-	"INSERT INTO resources (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?) RETURNING rid",
-	"INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+	"INSERT INTO resources (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)",
+	"INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)",
 	"INSERT INTO sp_string (rid, type, param, norm, exact) VALUES (?, ?, ?, ?, ?)",
 	"INSERT INTO sp_token (rid, type, param, system, code) VALUES (?, ?, ?, ?, ?)",
 	"INSERT INTO sp_date (rid, type, param, lo, hi) VALUES (?, ?, ?, ?, ?)",
@@ -95,10 +96,14 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 	}
 	var rid, cur int64
 	var deleted int
-	err := s.txRow(ctx, tx, "SELECT rid, version, deleted FROM resources WHERE type = ? AND id = ?"+s.d.forUpdate, c.Type, c.ID).Scan(&rid, &cur, &deleted)
-	exists := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("select current: %w", err)
+	exists := false
+	// A plain create needs no look-up: the unique (type, id) key refuses a duplicate.
+	if c.Op != Create || c.IfMatch > 0 {
+		err := s.txRow(ctx, tx, "SELECT rid, version, deleted FROM resources WHERE type = ? AND id = ?"+s.d.forUpdate, c.Type, c.ID).Scan(&rid, &cur, &deleted)
+		exists = err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("select current: %w", err)
+		}
 	}
 	if c.IfMatch > 0 && (!exists || cur != c.IfMatch) {
 		return &VersionConflict{Type: c.Type, ID: c.ID, Want: c.IfMatch, Current: cur}
@@ -123,6 +128,7 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 	}
 	version := cur + 1
 	var body []byte
+	var err error
 	isDeleted := 0
 	if c.Op == Delete {
 		isDeleted = 1
@@ -143,16 +149,19 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 			}
 		}
 	} else {
-		err := s.txRow(ctx, tx, "INSERT INTO resources (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?) RETURNING rid",
-			c.Type, c.ID, version, ts, isDeleted, body).Scan(&rid)
+		rid, err = s.insertID(ctx, tx, "INSERT INTO resources (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)", "rid",
+			c.Type, c.ID, version, ts, isDeleted, body)
+		if err != nil && s.d.isUnique(err) {
+			return ErrExists
+		}
 		if err != nil {
 			return fmt.Errorf("insert resource: %w", err)
 		}
 		out.Created = true
 	}
-	var seq int64
-	if err := s.txRow(ctx, tx, "INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
-		c.Type, c.ID, version, ts, isDeleted, body).Scan(&seq); err != nil {
+	seq, err := s.insertID(ctx, tx, "INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)", "seq",
+		c.Type, c.ID, version, ts, isDeleted, body)
+	if err != nil {
 		return fmt.Errorf("insert version: %w", err)
 	}
 	if c.Op != Delete {
@@ -162,6 +171,21 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 	}
 	out.Record = Record{Ref: Ref{Type: c.Type, ID: c.ID, Version: version}, Seq: seq, Updated: now, Deleted: isDeleted != 0, Body: body}
 	return nil
+}
+
+// insertID inserts a row and returns its generated key: SQLite's rowid
+// (cheaper than RETURNING there), PostgreSQL's RETURNING column.
+func (s *sqlStore) insertID(ctx context.Context, tx *sql.Tx, q, col string, args ...any) (int64, error) {
+	var id int64
+	if s.d.numbered {
+		err := tx.QueryRowContext(ctx, s.rb(q+" RETURNING "+col), args...).Scan(&id)
+		return id, err
+	}
+	res, err := s.exec(ctx, tx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
 }
 
 func (s *sqlStore) insertIndex(ctx context.Context, tx *sql.Tx, rid int64, typ string, entries []search.Entry) error {
@@ -240,6 +264,39 @@ func (s *sqlStore) Reindex(ctx context.Context, typ string, extract func(body []
 		n += len(batch)
 		after = batch[len(batch)-1].rid
 	}
+}
+
+// BulkLoad runs load with the secondary indexes dropped, then rebuilds
+// them (sorting once is far cheaper than millions of random inserts) and
+// refreshes the planner statistics. The store stays correct meanwhile;
+// searches are slower until the rebuild. An interrupted load leaves the
+// indexes to be recreated at the next open.
+func (s *sqlStore) BulkLoad(ctx context.Context, load func() error) error {
+	var drops, creates []string
+	for _, stmt := range schemaFor(s.d) {
+		if f := strings.Fields(stmt); len(f) > 5 && f[0] == "CREATE" && f[1] == "INDEX" {
+			drops = append(drops, "DROP INDEX IF EXISTS "+f[5])
+			creates = append(creates, stmt)
+		}
+	}
+	run := func(stmts []string) error {
+		return s.write(ctx, func(tx *sql.Tx) error {
+			for _, q := range stmts {
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					return fmt.Errorf("%s: %w", q, err)
+				}
+			}
+			return nil
+		})
+	}
+	if err := run(drops); err != nil {
+		return err
+	}
+	loadErr := load()
+	if err := run(append(creates, "ANALYZE")); err != nil {
+		return err
+	}
+	return loadErr
 }
 
 func (s *sqlStore) NextSequence(ctx context.Context, name string, n int64) (int64, error) {

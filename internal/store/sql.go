@@ -22,6 +22,8 @@ type dialect struct {
 	numbered  bool   // $1 placeholders instead of ?
 	forUpdate string // row lock on the current-version select
 	prepare   bool   // keep prepared statements (SQLite; pgx caches its own)
+	// isUnique reports a unique-constraint violation.
+	isUnique func(error) bool
 }
 
 // sqlStore is the SQL implementation shared by both databases.

@@ -125,6 +125,9 @@ type Store interface {
 	// NextSequence durably reserves n values of a named counter and returns
 	// the first; values are never handed out twice, even after a crash.
 	NextSequence(ctx context.Context, name string, n int64) (int64, error)
+	// BulkLoad runs load (which calls Apply) with the search indexes
+	// dropped and rebuilds them afterwards: for loading millions of resources.
+	BulkLoad(ctx context.Context, load func() error) error
 	// Analyze refreshes the query planner's statistics (after bulk loads).
 	Analyze(ctx context.Context) error
 	// Ping checks that the database answers.

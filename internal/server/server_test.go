@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -61,7 +61,9 @@ func (c *client) do(method, path, ctype, body string, headers ...string) resp {
 
 const fj = "application/fhir+json"
 
-func (c *client) get(path string, headers ...string) resp { return c.do("GET", path, "", "", headers...) }
+func (c *client) get(path string, headers ...string) resp {
+	return c.do("GET", path, "", "", headers...)
+}
 
 func code(r resp) string {
 	issues, _ := r.body["issue"].([]any)

@@ -48,27 +48,8 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 		fhir.WriteError(w, r, err)
 		return
 	}
-	if err := fhir.CheckContentType(r, "application/fhir+json", "application/json"); err != nil {
-		fhir.WriteError(w, r, err)
-		return
-	}
-	body, err := fhir.ReadBody(w, r, 1<<20)
-	if err != nil {
-		fhir.WriteError(w, r, err)
-		return
-	}
-	key := idempotencyKey(r)
-	if rp, err := s.replayed(ctx, key); err != nil || rp != nil {
-		if err != nil {
-			fhir.WriteError(w, r, err)
-		} else {
-			s.answerReplay(w, r, rp)
-		}
-		return
-	}
-	v, err := fhir.DecodeValue(body)
-	if err != nil {
-		fhir.WriteError(w, r, err)
+	v, key, handled := s.readWrite(w, r, "application/fhir+json", "application/json")
+	if handled {
 		return
 	}
 	req, ok := v.(map[string]any)

@@ -107,6 +107,36 @@ func (s *Service) applyOnce(w http.ResponseWriter, r *http.Request, key string, 
 	return out, false, err
 }
 
+// readWrite reads and decodes the body of a write (PATCH, POST) whose
+// media type is one of ctypes. When the request's X-Request-ID was already
+// answered, it answers again with the first result and handled is true.
+func (s *Service) readWrite(w http.ResponseWriter, r *http.Request, ctypes ...string) (doc any, key string, handled bool) {
+	fail := func(err error) (any, string, bool) {
+		fhir.WriteError(w, r, err)
+		return nil, "", true
+	}
+	if err := fhir.CheckContentType(r, ctypes...); err != nil {
+		return fail(err)
+	}
+	body, err := fhir.ReadBody(w, r, 1<<20)
+	if err != nil {
+		return fail(err)
+	}
+	key = idempotencyKey(r)
+	rp, err := s.replayed(r.Context(), key)
+	if err != nil {
+		return fail(err)
+	}
+	if rp != nil {
+		s.answerReplay(w, r, rp)
+		return nil, "", true
+	}
+	if doc, err = fhir.DecodeValue(body); err != nil {
+		return fail(err)
+	}
+	return doc, key, false
+}
+
 func etagVersion(h string) (int64, bool) {
 	if len(h) < 5 || h[:3] != `W/"` || h[len(h)-1] != '"' {
 		return 0, false

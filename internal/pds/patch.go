@@ -125,27 +125,8 @@ func (s *Service) handlePatch(w http.ResponseWriter, r *http.Request) {
 		fhir.WriteError(w, r, fhir.NewError(http.StatusBadRequest, fhir.CodeInvalidValue, "Invalid value - '%s' in header 'If-Match' (W/\"n\")", ifMatch))
 		return
 	}
-	if err := fhir.CheckContentType(r, "application/json-patch+json", "application/json"); err != nil {
-		fhir.WriteError(w, r, err)
-		return
-	}
-	body, err := fhir.ReadBody(w, r, 1<<20)
-	if err != nil {
-		fhir.WriteError(w, r, err)
-		return
-	}
-	key := idempotencyKey(r)
-	if rp, err := s.replayed(ctx, key); err != nil || rp != nil {
-		if err != nil {
-			fhir.WriteError(w, r, err)
-		} else {
-			s.answerReplay(w, r, rp)
-		}
-		return
-	}
-	doc, err := fhir.DecodeValue(body)
-	if err != nil {
-		fhir.WriteError(w, r, err)
+	doc, key, handled := s.readWrite(w, r, "application/json-patch+json", "application/json")
+	if handled {
 		return
 	}
 	wrapper, _ := doc.(map[string]any)

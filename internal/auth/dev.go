@@ -185,5 +185,5 @@ func DevToken(dataDir string, o DevTokenOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return issue(ring, g, time.Now(), o.TTL)
+	return Issue(ring, g, time.Now(), o.TTL)
 }

@@ -190,7 +190,7 @@ func (t *TokenService) token(r *http.Request) (*tokenResponse, error) {
 			return nil, err
 		}
 	}
-	tok, err := issue(t.cfg.Keys, g, now, t.cfg.TTL)
+	tok, err := Issue(t.cfg.Keys, g, now, t.cfg.TTL)
 	if err != nil {
 		return nil, err
 	}

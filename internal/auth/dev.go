@@ -106,11 +106,14 @@ func (d *DevIdP) IDToken(kind, clientID string, claims map[string]any) (string, 
 // DevTokenOptions choose who a development token is for. With none set it
 // is an application-restricted token of the demo application.
 type DevTokenOptions struct {
-	App     string // application id (default openspine-demo)
-	User    string // SDS user id: a user-restricted token (needs Role and Org)
-	Role    string // job role code, e.g. R8000 or S8000:G8000:R8000
-	Org     string // ODS code of the user's organisation
-	Patient string // NHS number: a patient (NHS login P9) token
+	App  string // application id (default openspine-demo)
+	User string // SDS user id: a user-restricted token (needs Role and Org)
+	Role string // job role code, e.g. R8000 or S8000:G8000:R8000
+	Org  string // ODS code of the user's organisation
+	// RoleProfile is the user's role profile id (URID, sent by EPS clients
+	// as NHSD-Session-URID); default dev-USER-ROLE-ORG.
+	RoleProfile string
+	Patient     string // NHS number: a patient (NHS login P9) token
 	// Activities of the user's role (default: none; policy may supply
 	// the usual ones for the role).
 	Activities []string
@@ -168,7 +171,10 @@ func DevToken(dataDir string, o DevTokenOptions) (string, error) {
 		g.App.Mode = ModeUser
 		g.App.Allowed = nil
 		g.UserID, g.RoleCode, g.OrgODS, g.Activities = o.User, o.Role, o.Org, o.Activities
-		g.RoleProfileID = "dev-" + o.User + "-" + strings.ReplaceAll(o.Role, ":", "") + "-" + o.Org
+		g.RoleProfileID = o.RoleProfile
+		if g.RoleProfileID == "" {
+			g.RoleProfileID = "dev-" + o.User + "-" + strings.ReplaceAll(o.Role, ":", "") + "-" + o.Org
+		}
 	case o.Patient != "":
 		if !nhsnumber.Valid(o.Patient) {
 			return "", errors.New("--patient needs a valid NHS number")

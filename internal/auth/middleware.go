@@ -244,7 +244,9 @@ func Middleware(v *Verifier, rules RouteRules, next http.Handler) http.Handler {
 		if rules.Authorizer != nil {
 			ctx = context.WithValue(ctx, authzKey{}, rules.Authorizer)
 		}
-		next.ServeHTTP(w, r.WithContext(ctx))
+		r2 := r.WithContext(ctx)
+		next.ServeHTTP(w, r2)
+		r.Pattern = r2.Pattern // the mux's route, for the outer middleware's metrics
 	})
 }
 

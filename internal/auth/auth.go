@@ -84,6 +84,8 @@ type Principal struct {
 	// relationship: audit should raise an alert.
 	RelationshipOverridden bool
 	Service, Action        string // how the middleware classified the request
+
+	authz Authorizer // the middleware's, for Check
 }
 
 // IsUser reports whether a healthcare worker is acting.

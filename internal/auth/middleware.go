@@ -168,8 +168,6 @@ func segmentsMatch(pattern string, segs []string) bool {
 	return true
 }
 
-type authzKey struct{}
-
 // Middleware authenticates every non-public request with a bearer token,
 // records declared emergency access, applies the application's rate limit
 // and asks rules.Authorizer; the Principal is then in the request context
@@ -240,11 +238,8 @@ func Middleware(v *Verifier, rules RouteRules, next http.Handler) http.Handler {
 				}
 			}
 		}
-		ctx = With(ctx, p)
-		if rules.Authorizer != nil {
-			ctx = context.WithValue(ctx, authzKey{}, rules.Authorizer)
-		}
-		r2 := r.WithContext(ctx)
+		p.authz = rules.Authorizer
+		r2 := r.WithContext(With(ctx, p))
 		next.ServeHTTP(w, r2)
 		r.Pattern = r2.Pattern // the mux's route, for the outer middleware's metrics
 	})
@@ -258,8 +253,8 @@ func Check(ctx context.Context, service, action string) error {
 	if p == nil {
 		return fhir.NewError(http.StatusUnauthorized, fhir.CodeAccessDenied, "a valid access token is required")
 	}
-	if a, ok := ctx.Value(authzKey{}).(Authorizer); ok {
-		if err := a.Allow(p, service, action); err != nil {
+	if p.authz != nil {
+		if err := p.authz.Allow(p, service, action); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"strings"
@@ -81,7 +80,8 @@ func Issue(keys *KeyRing, g *Grant, now time.Time, ttl time.Duration) (string, e
 type VerifierOptions struct {
 	// Dev accepts tokens minted by DevToken (spine serve --dev only).
 	Dev bool
-	// CacheSize bounds the verified-token cache (default 50,000; <0 disables).
+	// CacheSize bounds the verified-token cache (default 20,000 tokens,
+	// about 20 MB at most; <0 disables).
 	CacheSize int
 	Now       func() time.Time
 }
@@ -114,9 +114,9 @@ func NewVerifier(keys *KeyRing, opts VerifierOptions) *Verifier {
 	v := &Verifier{keys: keys, dev: opts.Dev, now: opts.Now}
 	if opts.CacheSize >= 0 {
 		if opts.CacheSize == 0 {
-			opts.CacheSize = 50000
+			opts.CacheSize = 20000
 		}
-		v.cache = &tokenCache{max: opts.CacheSize, m: map[[32]byte]*Principal{}}
+		v.cache = &tokenCache{max: opts.CacheSize, m: map[string]*Principal{}}
 	}
 	return v
 }
@@ -130,10 +130,8 @@ func (v *Verifier) Verify(token string) (*Principal, error) {
 		return nil, ErrInvalidToken
 	}
 	now := v.now()
-	var h [32]byte
 	if v.cache != nil {
-		h = sha256.Sum256([]byte(token))
-		if p := v.cache.get(h); p != nil {
+		if p := v.cache.get(token); p != nil {
 			if !now.Before(p.Expires) {
 				return nil, ErrExpiredToken
 			}
@@ -146,7 +144,7 @@ func (v *Verifier) Verify(token string) (*Principal, error) {
 		return nil, err
 	}
 	if v.cache != nil {
-		v.cache.put(h, p, now)
+		v.cache.put(token, p, now)
 	}
 	c := *p
 	return &c, nil
@@ -204,22 +202,25 @@ func (v *Verifier) verify(token string, now time.Time) (*Principal, error) {
 	return p, nil
 }
 
-// tokenCache maps a token's SHA-256 to its verified Principal until the
-// token expires; bounded, evicting expired then arbitrary entries.
+// tokenCache maps a verified token to its Principal until the token
+// expires; bounded, evicting expired then arbitrary entries. It is keyed
+// by the whole token (about 1 KB): hashing it with SHA-256 cost more than
+// the rest of the cached path, and a shorter key (such as the signature
+// alone) would not bind the header and payload.
 type tokenCache struct {
 	mu  sync.RWMutex
 	max int
-	m   map[[32]byte]*Principal
+	m   map[string]*Principal
 }
 
-func (c *tokenCache) get(h [32]byte) *Principal {
+func (c *tokenCache) get(token string) *Principal {
 	c.mu.RLock()
-	p := c.m[h]
+	p := c.m[token]
 	c.mu.RUnlock()
 	return p
 }
 
-func (c *tokenCache) put(h [32]byte, p *Principal, now time.Time) {
+func (c *tokenCache) put(token string, p *Principal, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= c.max {
@@ -236,5 +237,5 @@ func (c *tokenCache) put(h [32]byte, p *Principal, now time.Time) {
 			delete(c.m, k)
 		}
 	}
-	c.m[h] = p
+	c.m[token] = p
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/openspine/openspine/internal/search"
@@ -15,19 +16,61 @@ var tableFor = map[search.Type]string{
 	search.Number: "sp_number", search.Reference: "sp_ref",
 }
 
-// buildWhere turns a query into a WHERE clause over "resources r".
+// buildWhere turns a query into a WHERE clause over "resources r". The
+// most selective-looking clause drives the query (an IN list the database
+// walks by its value index); every other clause is a correlated EXISTS
+// checked per candidate through the rid index, so that a wide clause (a
+// date range, a boolean) is never materialised in full.
 func buildWhere(q *search.Query) (string, []any) {
 	var b strings.Builder
 	args := []any{q.Type}
 	b.WriteString("r.type = ? AND r.deleted = 0")
-	for _, c := range q.Clauses {
+	clauses := append([]search.Clause(nil), q.Clauses...)
+	sort.SliceStable(clauses, func(i, j int) bool { return selectivity(clauses[i]) < selectivity(clauses[j]) })
+	for i, c := range clauses {
 		b.WriteString(" AND ")
-		args = clauseSQL(&b, args, q.Type, c)
+		args = clauseSQL(&b, args, q.Type, c, i == 0)
 	}
 	return b.String(), args
 }
 
-func clauseSQL(b *strings.Builder, args []any, typ string, c search.Clause) []any {
+// selectivity ranks clauses: lower is expected to match fewer resources.
+func selectivity(c search.Clause) int {
+	switch {
+	case c.Param.Name == search.ParamID:
+		return 0
+	case c.Modifier == "missing" || c.Modifier == "not":
+		return 9
+	case c.Param.Name == search.ParamLastUpdated:
+		return 8
+	}
+	switch c.Param.Type {
+	case search.Token:
+		for _, v := range c.Values {
+			if v.Code == "true" || v.Code == "false" || (v.HasSystem && v.Code == "") {
+				return 7
+			}
+		}
+		return 1
+	case search.Reference:
+		return 2
+	case search.String:
+		if c.Modifier == "contains" {
+			return 7
+		}
+		return 3
+	case search.Date:
+		for _, v := range c.Values {
+			if v.Prefix != "eq" {
+				return 6
+			}
+		}
+		return 4
+	}
+	return 5
+}
+
+func clauseSQL(b *strings.Builder, args []any, typ string, c search.Clause, drive bool) []any {
 	switch c.Param.Name {
 	case search.ParamID:
 		if c.Modifier == "not" {
@@ -64,12 +107,17 @@ func clauseSQL(b *strings.Builder, args []any, typ string, c search.Clause) []an
 		b.WriteString("EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = r.rid AND x.param = ?)")
 		return append(args, c.Param.Name)
 	case "not":
-		b.WriteString("r.rid NOT IN (SELECT rid FROM ")
+		b.WriteString("NOT EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = r.rid AND x.param = ? AND (")
+		args = append(args, c.Param.Name)
 	default:
-		b.WriteString("r.rid IN (SELECT rid FROM ")
+		if drive {
+			b.WriteString("r.rid IN (SELECT rid FROM " + table + " WHERE type = ? AND param = ? AND (")
+			args = append(args, typ, c.Param.Name)
+		} else {
+			b.WriteString("EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = r.rid AND x.param = ? AND (")
+			args = append(args, c.Param.Name)
+		}
 	}
-	b.WriteString(table + " WHERE type = ? AND param = ? AND (")
-	args = append(args, typ, c.Param.Name)
 	for i, v := range c.Values {
 		if i > 0 {
 			b.WriteString(" OR ")
@@ -172,8 +220,9 @@ func dateSQL(b *strings.Builder, args []any, lo, hi string, v search.Value) []an
 		b.WriteString("(" + lo + " <= ? AND " + hi + " >= ?)")
 		return append(args, v.Hi, v.Lo)
 	}
-	b.WriteString("(" + lo + " >= ? AND " + hi + " <= ?)")
-	return append(args, v.Lo, v.Hi)
+	// eq: within the value's range (lo bounded on both sides so an index range scan stays short)
+	b.WriteString("(" + lo + " >= ? AND " + lo + " <= ? AND " + hi + " <= ?)")
+	return append(args, v.Lo, v.Hi, v.Hi)
 }
 
 func escapeLike(s string) string {

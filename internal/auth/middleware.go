@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,38 +80,111 @@ func DefaultRules(authz Authorizer, lim Limiter) RouteRules {
 
 // Classify returns the service and actions of a request ("" service: no
 // known service; nil actions: not permitted), and whether it is public.
+// path is the escaped path (URL.EscapedPath): like http.ServeMux, it is
+// split at "/" first and each segment unescaped, so that %2F neither hides
+// nor invents a segment and an escaped base is still recognised.
 func (rr *RouteRules) Classify(method, path string) (service string, actions []string, public bool) {
+	return rr.compile().classify(method, path)
+}
+
+// compiledRules are RouteRules split into segments once.
+type compiledRules struct {
+	public   [][]string
+	services []compiledService
+}
+
+type compiledService struct {
+	name string
+	base []string
+	ops  []compiledOp
+}
+
+type compiledOp struct {
+	method  string
+	actions []string
+	segs    []string
+}
+
+func (rr *RouteRules) compile() *compiledRules {
+	c := &compiledRules{}
 	for _, p := range rr.Public {
-		if path == p {
+		ps, _ := pathSegments(p)
+		c.public = append(c.public, ps)
+	}
+	for _, s := range rr.Services {
+		cs := compiledService{name: s.Service}
+		cs.base, _ = pathSegments(s.Base)
+		for pat, act := range s.Operations {
+			m, p, _ := strings.Cut(pat, " ")
+			ps, _ := pathSegments(p)
+			cs.ops = append(cs.ops, compiledOp{method: m, actions: []string{act}, segs: ps})
+		}
+		c.services = append(c.services, cs)
+	}
+	return c
+}
+
+func (c *compiledRules) classify(method, path string) (service string, actions []string, public bool) {
+	segs, ok := pathSegments(path)
+	if !ok {
+		return "", nil, false
+	}
+	for _, ps := range c.public {
+		if slices.Equal(ps, segs) {
 			return "", nil, true
 		}
 	}
 	if method == http.MethodHead {
 		method = http.MethodGet
 	}
-	for i := range rr.Services {
-		s := &rr.Services[i]
-		rest, ok := strings.CutPrefix(path, s.Base)
-		if !ok || (rest != "" && rest[0] != '/') {
+	for i := range c.services {
+		s := &c.services[i]
+		if len(segs) < len(s.base) || !slices.Equal(segs[:len(s.base)], s.base) {
 			continue
 		}
-		if method == http.MethodGet && (rest == "/metadata") {
-			return s.Service, nil, true
+		rest := segs[len(s.base):]
+		if method == http.MethodGet && len(rest) == 1 && rest[0] == "metadata" {
+			return s.name, nil, true
 		}
-		return s.Service, classifyREST(s.Operations, method, rest), false
+		return s.name, classifyREST(s.ops, method, rest), false
 	}
 	return "", nil, false
 }
 
-func classifyREST(ops map[string]string, method, rest string) []string {
-	var segs []string
-	if t := strings.Trim(rest, "/"); t != "" {
-		segs = strings.Split(t, "/")
+// pathSegments splits an escaped path into unescaped segments, without a
+// trailing empty one.
+func pathSegments(path string) ([]string, bool) {
+	t := strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/")
+	if t == "" {
+		return nil, true
 	}
-	for pat, act := range ops {
-		m, p, _ := strings.Cut(pat, " ")
-		if m == method && segmentsMatch(p, segs) {
-			return []string{act}
+	segs := strings.Split(t, "/")
+	for i, s := range segs {
+		if strings.IndexByte(s, '%') >= 0 {
+			u, err := url.PathUnescape(s)
+			if err != nil {
+				return nil, false
+			}
+			segs[i] = u
+		}
+	}
+	return segs, true
+}
+
+// Shared results of classifyREST (never modified).
+var (
+	actSearch = []string{ActionSearch}
+	actRead   = []string{ActionRead}
+	actCreate = []string{ActionCreate}
+	actUpdate = []string{ActionUpdate}
+	actDelete = []string{ActionDelete}
+	actBundle = []string{ActionCreate, ActionUpdate, ActionDelete}
+)
+
+func classifyREST(ops []compiledOp, method string, segs []string) []string {
+	for _, op := range ops {
+		if op.method == method && segmentsMatch(op.segs, segs) {
+			return op.actions
 		}
 	}
 	for _, s := range segs {
@@ -121,42 +196,38 @@ func classifyREST(ops map[string]string, method, rest string) []string {
 	switch len(segs) {
 	case 0:
 		if get {
-			return []string{ActionSearch} // next pages of a search
+			return actSearch // next pages of a search
 		}
 		if method == http.MethodPost { // batch or transaction: may do anything
-			return []string{ActionCreate, ActionUpdate, ActionDelete}
+			return actBundle
 		}
 	case 1:
 		if get {
-			return []string{ActionSearch} // search, or _history of everything
+			return actSearch // search, or _history of everything
 		}
 		if method == http.MethodPost && segs[0] != "_history" {
-			return []string{ActionCreate}
+			return actCreate
 		}
 	case 2:
 		switch {
 		case segs[1] == "_search" && method == http.MethodPost, segs[1] == "_history" && get:
-			return []string{ActionSearch}
+			return actSearch
 		case get:
-			return []string{ActionRead}
+			return actRead
 		case method == http.MethodPut || method == http.MethodPatch:
-			return []string{ActionUpdate}
+			return actUpdate
 		case method == http.MethodDelete:
-			return []string{ActionDelete}
+			return actDelete
 		}
 	case 3, 4:
 		if get && segs[2] == "_history" {
-			return []string{ActionRead}
+			return actRead
 		}
 	}
 	return nil
 }
 
-func segmentsMatch(pattern string, segs []string) bool {
-	var ps []string
-	if t := strings.Trim(pattern, "/"); t != "" {
-		ps = strings.Split(t, "/")
-	}
+func segmentsMatch(ps, segs []string) bool {
 	if len(ps) != len(segs) {
 		return false
 	}
@@ -174,8 +245,9 @@ func segmentsMatch(pattern string, segs []string) bool {
 // (From). Failures are OperationOutcomes: 401 (issue login, with
 // WWW-Authenticate), 403 (forbidden), 429 (throttled, with Retry-After).
 func Middleware(v *Verifier, rules RouteRules, next http.Handler) http.Handler {
+	routes := rules.compile()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		service, actions, public := rules.Classify(r.Method, r.URL.Path)
+		service, actions, public := routes.classify(r.Method, r.URL.EscapedPath())
 		if public {
 			next.ServeHTTP(w, r)
 			return

@@ -282,3 +282,58 @@ func TestMemLimiterRefill(t *testing.T) {
 		}
 	}
 }
+
+func TestClassify(t *testing.T) {
+	rr := auth.DefaultRules(nil, nil)
+	const d, e = "/directory/FHIR/R4", "/electronic-prescriptions/FHIR/R4"
+	cases := []struct {
+		method, path, service, actions string
+		public                         bool
+	}{
+		{"GET", "/_ping", "", "", true},
+		{"GET", "/.well-known/jwks.json", "", "", true},
+		{"POST", "/oauth2/token", "", "", true},
+		{"GET", d + "/metadata", "directory", "", true},
+		{"GET", "/_ping/x", "", "", false},
+		{"GET", "/elsewhere", "", "", false},
+		{"GET", d, "directory", "search", false},
+		{"GET", d + "/", "directory", "search", false},
+		{"POST", d + "/", "directory", "create,update,delete", false},
+		{"GET", d + "/_history", "directory", "search", false},
+		{"GET", d + "/Organization", "directory", "search", false},
+		{"HEAD", d + "/Organization", "directory", "search", false},
+		{"POST", d + "/Organization", "directory", "create", false},
+		{"POST", d + "/Organization/_search", "directory", "search", false},
+		{"GET", d + "/Organization/_history", "directory", "search", false},
+		{"GET", d + "/Organization/X26", "directory", "read", false},
+		{"PUT", d + "/Organization/X26", "directory", "update", false},
+		{"PATCH", d + "/Organization/X26", "directory", "update", false},
+		{"DELETE", d + "/Organization/X26", "directory", "delete", false},
+		{"GET", d + "/Organization/X26/_history", "directory", "read", false},
+		{"GET", d + "/Organization/X26/_history/2", "directory", "read", false},
+		{"POST", d + "/Organization/X26", "directory", "", false},
+		{"GET", d + "/Organization/X26/other", "directory", "", false},
+		{"POST", d + "/Organization/$validate", "directory", "", false},
+		{"POST", d + "/$everything", "directory", "", false},
+		{"POST", e + "/$prepare", "eps", "prescribe", false},
+		{"POST", e + "/$process-message", "eps", auth.ActionInHandler, false},
+		{"POST", e + "/Task/$release", "eps", "release", false},
+		{"POST", e + "/Task", "eps", "dispense", false},
+		{"POST", e + "/Claim", "eps", "claim", false},
+		{"GET", e + "/Task", "eps", "search", false},
+		// Escapes: like the mux, split first, then unescape each segment.
+		{"GET", "/directory/FHIR/R%34/Organization/X26", "directory", "read", false},
+		{"GET", "/%5Fping", "", "", true},
+		{"GET", d + "/Organization%2FX26", "directory", "search", false},
+		{"POST", d + "/Organization/%24validate", "directory", "", false},
+		{"GET", d + "/Organization/%zz", "", "", false},
+		{"GET", "/personal-demographics/FHIR/R4/metadata", "pds", "", true},
+		{"GET", "/directory/FHIR/R4metadata", "", "", false},
+	}
+	for _, c := range cases {
+		svc, acts, public := rr.Classify(c.method, c.path)
+		if svc != c.service || strings.Join(acts, ",") != c.actions || public != c.public {
+			t.Errorf("%s %s: got %q %v %v, want %q %q %v", c.method, c.path, svc, acts, public, c.service, c.actions, c.public)
+		}
+	}
+}

@@ -78,7 +78,7 @@ function buildServer() {
 
 function startServer(bin) {
   const data = join(workDir, 'data');
-  server = spawn(bin, ['serve', '--data', data, '--addr', '127.0.0.1:0', '--log-level', 'warn'], {
+  server = spawn(bin, ['serve', '--dev', '--data', data, '--addr', '127.0.0.1:0', '--log-level', 'warn'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   server.stderr.setEncoding('utf8');
@@ -128,7 +128,16 @@ describe('fhir-kit-client against the OpenSpine directory', () => {
       workDir = mkdtempSync(join(tmpdir(), 'spine-interop-'));
       const bin = buildServer();
       origin = await startServer(bin);
-      client = new Client({ baseUrl: `${origin}/directory/FHIR/R4` });
+      // The spine answers no one it cannot identify: take the demo application's
+      // development token, printed by `spine token` as its last line.
+      const tok = spawnSync(bin, ['token', '--data', join(workDir, 'data')], { encoding: 'utf8' });
+      if (tok.status !== 0) throw new Error(`spine token failed: ${tok.stderr}`);
+      const token = tok.stdout.trim().split('\n').pop();
+      client = new Client({ baseUrl: `${origin}/directory/FHIR/R4`, bearerToken: token });
+      // Without the token the same read is refused with a FHIR 401.
+      const anon = await fetch(`${origin}/directory/FHIR/R4/Organization/RR8`);
+      assert.equal(anon.status, 401);
+      assertOutcome(await anon.json(), 'ACCESS_DENIED');
     },
     { timeout: 10 * 60_000 },
   );

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/store/storetest"
 )
 
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 func startChild(t *testing.T, args ...string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SPINE_TEST_MAIN=1", "SPINE_TEST_ARGS="+strings.Join(append([]string{"serve", "--addr", "127.0.0.1:0", "--no-demo", "--log-level", "warn"}, args...), " "))
+	cmd.Env = append(os.Environ(), "SPINE_TEST_MAIN=1", "SPINE_TEST_ARGS="+strings.Join(append([]string{"serve", "--dev", "--addr", "127.0.0.1:0", "--no-demo", "--log-level", "warn"}, args...), " "))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +62,26 @@ func startChild(t *testing.T, args ...string) (*exec.Cmd, string) {
 	return nil, ""
 }
 
+// bearer adds an access token to every request.
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// devClient is an HTTP client carrying the demo application's dev token
+// of the instance in dataDir.
+func devClient(t *testing.T, dataDir string) *http.Client {
+	t.Helper()
+	tok, err := auth.DevToken(dataDir, auth.DevTokenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: bearer{tok}}
+}
+
 type acked struct {
 	id, ods, name string
 	version       string
@@ -81,7 +102,7 @@ func TestCrashDurability(t *testing.T) {
 			}
 			cmd, base := startChild(t, args...)
 			d := base + "/directory/FHIR/R4"
-			client := &http.Client{Timeout: 10 * time.Second}
+			client := devClient(t, args[1])
 			var mu sync.Mutex
 			var acks []acked
 			stop := make(chan struct{})
@@ -194,7 +215,7 @@ func TestCrashAllocation(t *testing.T) {
 				args = append(args, "--db", storetest.NewPostgresSchema(t))
 			}
 			cmd, base := startChild(t, args...)
-			client := &http.Client{Timeout: 10 * time.Second}
+			client := devClient(t, args[1])
 			register := func(base string, w, i int) (string, int, error) {
 				body := fmt.Sprintf(`{"name":[{"use":"usual","family":"Crash%c%c","given":["W%dI%d"]}],"gender":"female","birthDate":"%d-%02d-%02d"}`,
 					'A'+w%26, 'A'+i%26, w, i, 1950+i%60, 1+i%12, 1+w%28)

@@ -20,9 +20,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/directory"
 	"github.com/openspine/openspine/internal/engine"
 	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/policy"
 	"github.com/openspine/openspine/internal/search"
 	"github.com/openspine/openspine/internal/server"
 	"github.com/openspine/openspine/internal/store"
@@ -35,6 +37,7 @@ commands:
   serve     run the spine (every service on one port)
   reindex   rebuild search index rows from the stored resources
   seed      create a synthetic patient population (--patients N --seed S)
+  token     print an access token for a development instance (spine serve --dev)
   version   print the version
 
 Run "spine <command> -h" for the flags of a command.
@@ -53,6 +56,8 @@ func main() {
 		err = reindex(os.Args[2:])
 	case "seed":
 		err = seed(os.Args[2:])
+	case "token":
+		err = tokenCmd(os.Args[2:])
 	case "version":
 		fmt.Println("spine", engine.Version)
 	case "-h", "--help", "help":
@@ -118,7 +123,12 @@ func serve(args []string) error {
 	noDemo := fs.Bool("no-demo", envBool("SPINE_NO_DEMO"), "do not load demo data into an empty database [SPINE_NO_DEMO]")
 	logLevel := fs.String("log-level", env("SPINE_LOG_LEVEL", "info"), "debug, info, warn or error [SPINE_LOG_LEVEL]")
 	drain := fs.Duration("drain", 15*time.Second, "how long in-flight requests may run after SIGTERM")
+	publicURL := fs.String("public-url", env("SPINE_PUBLIC_URL", ""), "the URL clients reach the spine at (default http://ADDR); the token endpoint's audience [SPINE_PUBLIC_URL]")
+	noAuth := fs.Bool("no-auth", false, "serve without authentication: only with --dev, for benchmarks comparing with and without")
 	fs.Parse(args)
+	if *noAuth && !*dev {
+		return errors.New("--no-auth is only allowed on a development instance (--dev)")
+	}
 	if err := setupLogging(*logLevel, os.Stderr); err != nil {
 		return err
 	}
@@ -133,7 +143,26 @@ func serve(args []string) error {
 			slog.Error("closing storage", "err", err)
 		}
 	}()
-	srv := server.New(server.Config{Addr: *addr, Dev: *dev}, st)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	if *publicURL == "" {
+		*publicURL = "http://" + ln.Addr().String()
+	}
+	cfg := server.Config{Addr: *addr, Dev: *dev}
+	if !*noAuth {
+		authSvc, err := auth.New(auth.Config{DataDir: sf.data, Dev: *dev, TokenURL: strings.TrimSuffix(*publicURL, "/") + "/oauth2/token",
+			Authorizer: policy.Default()})
+		if err != nil {
+			return err
+		}
+		go authSvc.Run(ctx)
+		cfg.Auth = authSvc
+	} else {
+		slog.Warn("AUTHENTICATION IS OFF (--dev --no-auth): every request is answered; never expose this instance")
+	}
+	srv := server.New(cfg, st)
 	if !*noDemo {
 		loaded, err := directory.LoadDemo(ctx, srv.Directory)
 		if err != nil {
@@ -142,10 +171,6 @@ func serve(args []string) error {
 		if loaded {
 			slog.Info("loaded the demo directory", "organizations", len(directory.DemoOrganizations), "practitioners", len(directory.DemoPractitioners))
 		}
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
 	}
 	slog.Info("OpenSpine listening", "addr", ln.Addr().String(), "storage", st.Backend(), "data", sf.data, "dev", *dev, "version", engine.Version)
 	// A line for scripts and tests that start the server on port 0.

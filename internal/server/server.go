@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/directory"
 	"github.com/openspine/openspine/internal/engine"
 	"github.com/openspine/openspine/internal/pds"
@@ -24,6 +25,10 @@ type Config struct {
 	Addr           string
 	Dev            bool
 	RequestTimeout time.Duration
+	// Auth puts identity and authorisation in front of every service; nil
+	// serves without (in-process tests of service behaviour only: spine
+	// serve always sets it unless --dev --no-auth).
+	Auth *auth.Service
 }
 
 // Server is the running spine.
@@ -50,7 +55,12 @@ func New(cfg Config, st store.Store) *Server {
 	})
 	mux.HandleFunc("GET /_status", s.handleStatus)
 	mux.Handle("GET /metrics", promhttp.Handler())
-	s.Handler = Middleware(mux, cfg.RequestTimeout)
+	if cfg.Auth != nil {
+		cfg.Auth.Register(mux) // POST /oauth2/token, GET /.well-known/jwks.json
+		s.Handler = Middleware(cfg.Auth.Wrap(mux), cfg.RequestTimeout)
+	} else {
+		s.Handler = Middleware(mux, cfg.RequestTimeout)
+	}
 	return s
 }
 

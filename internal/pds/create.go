@@ -146,7 +146,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Location", s.eng.BaseURL(r)+"/Patient/"+nhs)
-		writePatient(w, http.StatusCreated, out[0].Record, final)
+		writePatient(w, r, http.StatusCreated, out[0].Record, final)
 		return
 	}
 	fhir.WriteError(w, r, fhir.NewError(http.StatusServiceUnavailable, fhir.CodeServiceUnavailable, "could not allocate a free NHS number"))

@@ -81,7 +81,7 @@ func (s *Service) answerReplay(w http.ResponseWriter, r *http.Request, rp *repla
 	if rp.Status == http.StatusCreated {
 		w.Header().Set("Location", s.eng.BaseURL(r)+"/Patient/"+rp.ID)
 	}
-	writePatient(w, rp.Status, rec, res)
+	writePatient(w, r, rp.Status, rec, res)
 }
 
 // applyOnce applies changes plus the idempotency record; when a concurrent

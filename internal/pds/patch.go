@@ -150,6 +150,10 @@ func (s *Service) handlePatch(w http.ResponseWriter, r *http.Request) {
 		fhir.WriteError(w, r, invalidNHS(id))
 		return
 	}
+	if err := s.allowPatient(ctx, "update", id); err != nil {
+		fhir.WriteError(w, r, err)
+		return
+	}
 	rec, err := s.store.Read(ctx, "Patient", id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.Deleted) {
 		fhir.WriteError(w, r, fhir.NewError(http.StatusNotFound, fhir.CodeResourceNotFound, "Patient %s was not found", id))
@@ -235,7 +239,7 @@ func (s *Service) handlePatch(w http.ResponseWriter, r *http.Request) {
 		fhir.WriteError(w, r, err)
 		return
 	}
-	writePatient(w, http.StatusOK, out[0].Record, final)
+	writePatient(w, r, http.StatusOK, out[0].Record, final)
 }
 
 func isDigits(s string) bool {

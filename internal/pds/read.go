@@ -7,10 +7,21 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/fhir"
 	"github.com/openspine/openspine/internal/nhsnumber"
 	"github.com/openspine/openspine/internal/store"
 )
+
+// allowPatient applies the per-patient policy (patients reach only their
+// own record) when the request was authenticated.
+func (s *Service) allowPatient(ctx context.Context, action, nhs string) error {
+	pr := auth.From(ctx)
+	if pr == nil || s.Policy == nil {
+		return nil
+	}
+	return s.Policy.AllowPatient(ctx, pr, "pds", action, nhs)
+}
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
@@ -66,9 +77,13 @@ func (s *Service) Read(ctx context.Context, id string) (store.Record, fhir.Resou
 	}
 }
 
-// redact removes what a restricted record never reveals.
-func redact(res fhir.Resource) {
+// redact removes what a restricted record never reveals — to anyone but
+// the patient themself.
+func redact(ctx context.Context, res fhir.Resource) {
 	if security(res) != "R" {
+		return
+	}
+	if pr := auth.From(ctx); pr.IsPatient() && pr.NHSNumber == res["id"] {
 		return
 	}
 	delete(res, "address")
@@ -98,8 +113,8 @@ outer:
 	}
 }
 
-func writePatient(w http.ResponseWriter, status int, rec store.Record, res fhir.Resource) {
-	redact(res)
+func writePatient(w http.ResponseWriter, r *http.Request, status int, rec store.Record, res fhir.Resource) {
+	redact(r.Context(), res)
 	w.Header().Set("ETag", `W/"`+strconv.FormatInt(rec.Version, 10)+`"`)
 	fhir.WriteResource(w, status, res)
 }
@@ -110,9 +125,12 @@ func (s *Service) handleRead(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec, res, err := s.Read(r.Context(), r.PathValue("id"))
+	if err == nil {
+		err = s.allowPatient(r.Context(), "read", rec.ID)
+	}
 	if err != nil {
 		fhir.WriteError(w, r, err)
 		return
 	}
-	writePatient(w, http.StatusOK, rec, res)
+	writePatient(w, r, http.StatusOK, rec, res)
 }

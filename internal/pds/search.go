@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/engine"
 	"github.com/openspine/openspine/internal/fhir"
 	"github.com/openspine/openspine/internal/matching"
@@ -436,6 +437,11 @@ func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) {
 		fhir.WriteError(w, r, err)
 		return
 	}
+	if pr := auth.From(r.Context()); pr != nil && pr.Mode == auth.ModeApplication && q.MaxResults != 1 {
+		// Application-restricted access gets a single unique match only.
+		fhir.WriteError(w, r, fhir.NewError(http.StatusForbidden, fhir.CodeInvalidValue, "Invalid value - '_max-results' must be 1 in application-restricted access mode"))
+		return
+	}
 	res, err := s.Search(r.Context(), q)
 	if err != nil {
 		fhir.WriteError(w, r, err)
@@ -451,7 +457,7 @@ func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) {
 	entries := make([]engine.Entry, 0, len(res.Matches))
 	for _, m := range res.Matches {
 		reduce(m.Resource)
-		redact(m.Resource)
+		redact(r.Context(), m.Resource)
 		entries = append(entries, engine.Entry{FullURL: base + "/Patient/" + m.Record.ID, Resource: fhir.Marshal(m.Resource), Mode: "match", Score: m.Score})
 	}
 	fhir.Write(w, http.StatusOK, engine.BundleJSON("searchset", len(entries), nil, entries))

@@ -14,6 +14,7 @@ import (
 	"github.com/openspine/openspine/internal/fhir"
 	"github.com/openspine/openspine/internal/matching"
 	"github.com/openspine/openspine/internal/nhsnumber"
+	"github.com/openspine/openspine/internal/policy"
 	"github.com/openspine/openspine/internal/search"
 	"github.com/openspine/openspine/internal/store"
 )
@@ -45,6 +46,8 @@ type Service struct {
 	store store.Store
 	// Allocation is the NHS number range new registrations draw from.
 	Allocation nhsnumber.Range
+	// Policy scopes authenticated callers to the patients they may reach.
+	Policy *policy.Policy
 }
 
 // Patient search parameters in the index. family/given index every name
@@ -70,7 +73,7 @@ func New(st store.Store) *Service {
 		Name: "Patient", Params: patientParams, Index: indexPatient, UpdateCreate: false,
 		Doc: "Patients by NHS number",
 	})
-	return &Service{eng: eng, store: st, Allocation: DefaultAllocation}
+	return &Service{eng: eng, store: st, Allocation: DefaultAllocation, Policy: policy.Default()}
 }
 
 // DefaultAllocation is where registrations draw NHS numbers from: the top

@@ -1,0 +1,230 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openspine/openspine/internal/auth"
+	"github.com/openspine/openspine/internal/directory"
+	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/policy"
+	"github.com/openspine/openspine/internal/population"
+	"github.com/openspine/openspine/internal/server"
+	"github.com/openspine/openspine/internal/store/storetest"
+)
+
+// authServer runs the real server with authentication (dev mode, so that
+// tokens can be minted) over a store holding the demo directory and a
+// small synthetic population.
+func authServer(t *testing.T, dev bool) (url, dataDir string, pop []population.Patient) {
+	dataDir = t.TempDir()
+	st, _, _ := storetest.Backends()[0].Open(t)
+	svc, err := auth.New(auth.Config{DataDir: dataDir, Dev: dev, TokenURL: "http://spine.test/oauth2/token", Authorizer: policy.Default()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Config{Auth: svc, Dev: dev}, st)
+	ctx := context.Background()
+	if _, err := directory.LoadDemo(ctx, srv.Directory); err != nil {
+		t.Fatal(err)
+	}
+	gen := population.New(3, population.Options{})
+	var batch []fhir.Resource
+	for len(pop) < 40 || !hasRestricted(pop) {
+		p := gen.Next()
+		if p.SupersededBy != "" || p.Deceased() {
+			continue
+		}
+		pop = append(pop, p)
+		batch = append(batch, p.FHIR())
+	}
+	if err := srv.PDS.Load(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler)
+	t.Cleanup(ts.Close)
+	return ts.URL, dataDir, pop
+}
+
+func hasRestricted(pop []population.Patient) bool {
+	for _, p := range pop {
+		if p.Restricted {
+			return true
+		}
+	}
+	return false
+}
+
+func token(t *testing.T, dataDir string, o auth.DevTokenOptions) string {
+	t.Helper()
+	tok, err := auth.DevToken(dataDir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestAccessControl tries every route with no token, a forged, an expired
+// and a dev token on a non-dev server, roles without the permission, and
+// patients reaching for other patients; every refusal is a FHIR
+// OperationOutcome and leaks nothing of the record asked for.
+func TestAccessControl(t *testing.T) {
+	base, dataDir, pop := authServer(t, true)
+	var plain, restricted population.Patient
+	for _, p := range pop {
+		if p.Restricted && restricted.NHSNumber == "" {
+			restricted = p
+		} else if !p.Restricted && plain.NHSNumber == "" {
+			plain = p
+		}
+	}
+	other := pop[len(pop)-1]
+	if other.NHSNumber == plain.NHSNumber || other.Restricted {
+		other = pop[len(pop)-2]
+	}
+	c := &client{t: t, base: base}
+	pdsH := func(h ...string) []string { return append([]string{"X-Request-ID", "0f9b2f3e-6c0e-4a5e-9a36-1a2b3c4d5e6f"}, h...) }
+	bearer := func(tok string) string { return "Bearer " + tok }
+
+	app := token(t, dataDir, auth.DevTokenOptions{})
+	clinician := token(t, dataDir, auth.DevTokenOptions{User: "555021935107", Role: "R8000", Org: "Y12345"})
+	receptionist := token(t, dataDir, auth.DevTokenOptions{User: "555021935111", Role: "R8009", Org: "Y12345"})
+	patientTok := token(t, dataDir, auth.DevTokenOptions{Patient: plain.NHSNumber})
+	restrictedSelf := token(t, dataDir, auth.DevTokenOptions{Patient: restricted.NHSNumber})
+
+	// a token signed by another spine's keys, and an expired one
+	otherDir := t.TempDir()
+	if _, err := auth.New(auth.Config{DataDir: otherDir, Dev: true, TokenURL: "http://x/oauth2/token"}); err != nil {
+		t.Fatal(err)
+	}
+	forged := token(t, otherDir, auth.DevTokenOptions{})
+	ring, err := auth.OpenKeyRing(auth.KeysDir(dataDir), auth.KeyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, err := auth.Issue(ring, &auth.Grant{App: &auth.Application{ID: auth.DemoAppID, OrgODS: "X26", Mode: auth.ModeApplication, Allowed: auth.DemoAllowed}, Dev: true},
+		time.Now().Add(-2*time.Hour), 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	d, p := "/directory/FHIR/R4", "/personal-demographics/FHIR/R4"
+	org := `{"resourceType":"Organization","name":"X","identifier":[{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"ACL01"}]}`
+	patch := `{"patches":[{"op":"replace","path":"/gender","value":"unknown"}]}`
+	routes := []struct {
+		name, method, path, ctype, body string
+	}{
+		{"directory read", "GET", d + "/Organization/RR8", "", ""},
+		{"directory search", "GET", d + "/Organization?name=leeds", "", ""},
+		{"directory history", "GET", d + "/Organization/RR8/_history", "", ""},
+		{"directory create", "POST", d + "/Organization", fj, org},
+		{"directory update", "PUT", d + "/Organization/RR8", fj, strings.Replace(org, `"Organization"`, `"Organization","id":"RR8"`, 1)},
+		{"directory patch", "PATCH", d + "/Organization/RR8", "application/json-patch+json", `[{"op":"replace","path":"/name","value":"Y"}]`},
+		{"directory delete", "DELETE", d + "/Organization/B82005", "", ""},
+		{"directory bundle", "POST", d, fj, `{"resourceType":"Bundle","type":"batch"}`},
+		{"pds read", "GET", p + "/Patient/" + other.NHSNumber, "", ""},
+		{"pds search", "GET", p + "/Patient?family=" + other.Names[0].Family + "&birthdate=eq" + other.BirthDate + "&_max-results=1", "", ""},
+		{"pds patch", "PATCH", p + "/Patient/" + other.NHSNumber, "application/json-patch+json", patch},
+		{"pds create", "POST", p + "/Patient", fj, `{"name":[{"use":"usual","family":"Acl"}],"gender":"male","birthDate":"2000-01-01"}`},
+		{"unknown path", "GET", "/elsewhere", "", ""},
+	}
+	leak := func(r resp) {
+		t.Helper()
+		if strings.Contains(r.raw, other.Names[0].Family) || strings.Contains(r.raw, other.BirthDate) || (len(other.Addresses) > 0 && strings.Contains(r.raw, other.Addresses[0].PostalCode)) {
+			t.Fatalf("refusal leaks the record: %s", r.raw)
+		}
+	}
+	for _, rt := range routes {
+		for name, auth := range map[string]string{"no token": "", "forged": bearer(forged), "expired": bearer(expired), "garbage": "Bearer abc.def.ghi", "basic": "Basic dXNlcjpwdw=="} {
+			h := pdsH()
+			if auth != "" {
+				h = append(h, "Authorization", auth)
+			}
+			r := c.do(rt.method, rt.path, rt.ctype, rt.body, h...)
+			if r.status != 401 || code(r) != "ACCESS_DENIED" || r.header.Get("WWW-Authenticate") == "" {
+				t.Fatalf("%s with %s: %d %s", rt.name, name, r.status, r.raw)
+			}
+			leak(r)
+		}
+	}
+	// public routes need no token
+	for _, path := range []string{"/_ping", d + "/metadata", p + "/metadata", "/.well-known/jwks.json"} {
+		if r := c.get(path); r.status != 200 {
+			t.Fatalf("%s without a token: %d", path, r.status)
+		}
+	}
+	// roles: allowed and refused
+	type want struct {
+		tok    string
+		route  string
+		status int
+	}
+	byName := map[string]int{}
+	for i, rt := range routes {
+		byName[rt.name] = i
+	}
+	for _, w := range []want{
+		{receptionist, "directory read", 200}, {receptionist, "directory create", 403}, {receptionist, "directory delete", 403},
+		{receptionist, "pds read", 200}, {receptionist, "pds search", 200}, {receptionist, "pds patch", 403},
+		{clinician, "directory update", 403}, {clinician, "pds read", 200},
+		{patientTok, "pds read", 403}, {patientTok, "pds patch", 403}, {patientTok, "pds search", 403}, {patientTok, "directory create", 403},
+		{app, "pds read", 200}, {app, "directory create", 201},
+	} {
+		rt := routes[byName[w.route]]
+		r := c.do(rt.method, rt.path, rt.ctype, rt.body, pdsH("Authorization", bearer(w.tok), "If-Match", `W/"1"`)...)
+		if r.status != w.status {
+			t.Fatalf("%s: got %d, want %d: %s", w.route, r.status, w.status, r.raw)
+		}
+		if r.status == 403 {
+			if code(r) != "ACCESS_DENIED" {
+				t.Fatalf("%s: refusal code %s", w.route, code(r))
+			}
+			leak(r)
+		}
+	}
+	// application-restricted PDS search: one result at most
+	r := c.get(p+"/Patient?family="+other.Names[0].Family+"&birthdate=eq"+other.BirthDate, pdsH("Authorization", bearer(app))...)
+	if r.status != 403 || code(r) != "INVALID_VALUE" {
+		t.Fatalf("application-restricted search for many: %d %s", r.status, r.raw)
+	}
+	// a patient reads their own record; a restricted patient sees their own address
+	if r := c.get(p+"/Patient/"+plain.NHSNumber, pdsH("Authorization", bearer(patientTok))...); r.status != 200 || r.body["id"] != plain.NHSNumber {
+		t.Fatalf("patient own record: %d", r.status)
+	}
+	if r := c.get(p+"/Patient/"+restricted.NHSNumber, pdsH("Authorization", bearer(restrictedSelf))...); r.status != 200 || r.body["address"] == nil {
+		t.Fatalf("restricted patient's own record: %d %s", r.status, r.raw)
+	}
+	r = c.get(p+"/Patient/"+restricted.NHSNumber, pdsH("Authorization", bearer(clinician))...)
+	if r.status != 200 || r.body["address"] != nil || r.body["telecom"] != nil || r.body["generalPractitioner"] != nil {
+		t.Fatalf("restricted record shown to a clinician: %s", r.raw)
+	}
+	// NHSD-Session-URID must name the token's role
+	r = c.get(d+"/Organization/RR8", "Authorization", bearer(clinician), "NHSD-Session-URID", "999999999999")
+	if r.status != 403 {
+		t.Fatalf("mismatched NHSD-Session-URID: %d", r.status)
+	}
+	_ = fmt.Sprint
+}
+
+// TestDevTokensRefusedOutsideDev: a dev token is refused by a server not
+// running with --dev, even though it is signed by that server's key.
+func TestDevTokensRefusedOutsideDev(t *testing.T) {
+	base, dataDir, _ := authServer(t, false)
+	if _, err := auth.DevToken(dataDir, auth.DevTokenOptions{}); err == nil {
+		t.Fatal("DevToken minted for a non-dev data folder")
+	}
+	// make the folder look like dev only to mint, the server itself is not dev
+	if _, err := auth.OpenDevIdP(dataDir); err != nil {
+		t.Fatal(err)
+	}
+	tok := token(t, dataDir, auth.DevTokenOptions{})
+	c := &client{t: t, base: base}
+	r := c.get("/directory/FHIR/R4/Organization/RR8", "Authorization", "Bearer "+tok)
+	if r.status != 401 {
+		t.Fatalf("dev token on a non-dev server: %d", r.status)
+	}
+}

@@ -124,9 +124,14 @@ func (s *Service) handleRead(w http.ResponseWriter, r *http.Request) {
 		fhir.WriteError(w, r, err)
 		return
 	}
-	rec, res, err := s.Read(r.Context(), r.PathValue("id"))
+	id := r.PathValue("id")
+	// Scope first: a patient asking for another number learns nothing,
+	// not even whether it exists.
+	err := s.allowPatient(r.Context(), "read", id)
+	var rec store.Record
+	var res fhir.Resource
 	if err == nil {
-		err = s.allowPatient(r.Context(), "read", rec.ID)
+		rec, res, err = s.Read(r.Context(), id)
 	}
 	if err != nil {
 		fhir.WriteError(w, r, err)

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -192,6 +191,12 @@ func TestAccessControl(t *testing.T) {
 		t.Fatalf("application-restricted search for many: %d %s", r.status, r.raw)
 	}
 	// a patient reads their own record; a restricted patient sees their own address
+	// another patient's number, existing or not, is refused alike (no existence oracle)
+	for _, n := range []string{other.NHSNumber, "9000000009"} {
+		if r := c.get(p+"/Patient/"+n, pdsH("Authorization", bearer(patientTok))...); r.status != 403 {
+			t.Fatalf("patient reading %s: %d", n, r.status)
+		}
+	}
 	if r := c.get(p+"/Patient/"+plain.NHSNumber, pdsH("Authorization", bearer(patientTok))...); r.status != 200 || r.body["id"] != plain.NHSNumber {
 		t.Fatalf("patient own record: %d", r.status)
 	}
@@ -207,7 +212,6 @@ func TestAccessControl(t *testing.T) {
 	if r.status != 403 {
 		t.Fatalf("mismatched NHSD-Session-URID: %d", r.status)
 	}
-	_ = fmt.Sprint
 }
 
 // TestDevTokensRefusedOutsideDev: a dev token is refused by a server not

@@ -38,6 +38,7 @@ commands:
   reindex   rebuild search index rows from the stored resources
   seed      create a synthetic patient population (--patients N --seed S)
   token     print an access token for a development instance (spine serve --dev)
+  app       register an application (app register --file app.json) or show one (app show ID)
   version   print the version
 
 Run "spine <command> -h" for the flags of a command.
@@ -58,6 +59,8 @@ func main() {
 		err = seed(os.Args[2:])
 	case "token":
 		err = tokenCmd(os.Args[2:])
+	case "app":
+		err = appCmd(os.Args[2:])
 	case "version":
 		fmt.Println("spine", engine.Version)
 	case "-h", "--help", "help":
@@ -152,8 +155,12 @@ func serve(args []string) error {
 	}
 	cfg := server.Config{Addr: *addr, Dev: *dev}
 	if !*noAuth {
+		var limiter auth.Limiter // in memory: SQLite serves one process
+		if st.Backend() == "postgres" {
+			limiter = auth.StoreLimiter{Store: st} // shared by every server process
+		}
 		authSvc, err := auth.New(auth.Config{DataDir: sf.data, Dev: *dev, TokenURL: strings.TrimSuffix(*publicURL, "/") + "/oauth2/token",
-			Authorizer: policy.Default()})
+			Authorizer: policy.Default(), Apps: auth.StoreRegistry{Store: st}, Replay: auth.StoreReplay{Store: st}, Limiter: limiter})
 		if err != nil {
 			return err
 		}

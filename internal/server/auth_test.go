@@ -2,10 +2,19 @@ package server_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/directory"
@@ -13,6 +22,7 @@ import (
 	"github.com/openspine/openspine/internal/policy"
 	"github.com/openspine/openspine/internal/population"
 	"github.com/openspine/openspine/internal/server"
+	"github.com/openspine/openspine/internal/store"
 	"github.com/openspine/openspine/internal/store/storetest"
 )
 
@@ -22,7 +32,9 @@ import (
 func authServer(t *testing.T, dev bool) (url, dataDir string, pop []population.Patient) {
 	dataDir = t.TempDir()
 	st, _, _ := storetest.Backends()[0].Open(t)
-	svc, err := auth.New(auth.Config{DataDir: dataDir, Dev: dev, TokenURL: "http://spine.test/oauth2/token", Authorizer: policy.Default()})
+	testStore = st
+	svc, err := auth.New(auth.Config{DataDir: dataDir, Dev: dev, TokenURL: tokenURL, Authorizer: policy.Default(),
+		Apps: auth.StoreRegistry{Store: st}, Replay: auth.StoreReplay{Store: st}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +60,10 @@ func authServer(t *testing.T, dev bool) (url, dataDir string, pop []population.P
 	t.Cleanup(ts.Close)
 	return ts.URL, dataDir, pop
 }
+
+const tokenURL = "http://spine.test/oauth2/token"
+
+var testStore store.Store
 
 func hasRestricted(pop []population.Patient) bool {
 	for _, p := range pop {
@@ -86,7 +102,9 @@ func TestAccessControl(t *testing.T) {
 		other = pop[len(pop)-2]
 	}
 	c := &client{t: t, base: base}
-	pdsH := func(h ...string) []string { return append([]string{"X-Request-ID", "0f9b2f3e-6c0e-4a5e-9a36-1a2b3c4d5e6f"}, h...) }
+	pdsH := func(h ...string) []string {
+		return append([]string{"X-Request-ID", "0f9b2f3e-6c0e-4a5e-9a36-1a2b3c4d5e6f"}, h...)
+	}
 	bearer := func(tok string) string { return "Bearer " + tok }
 
 	app := token(t, dataDir, auth.DevTokenOptions{})
@@ -230,5 +248,66 @@ func TestDevTokensRefusedOutsideDev(t *testing.T) {
 	r := c.get("/directory/FHIR/R4/Organization/RR8", "Authorization", "Bearer "+tok)
 	if r.status != 401 {
 		t.Fatalf("dev token on a non-dev server: %d", r.status)
+	}
+}
+
+// TestClientCredentials: an application registered in the store gets a
+// token with a signed JWT assertion (RFC 7523), uses it within what it was
+// approved for, and cannot replay the assertion.
+func TestClientCredentials(t *testing.T) {
+	base, _, _ := authServer(t, false)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+	app := &auth.Application{ID: "gp-system-1", Name: "GP system", OrgODS: "Y12345", Mode: auth.ModeApplication, JWKS: jwks, Allowed: []string{"directory:read", "directory:search"}}
+	if err := (auth.StoreRegistry{Store: testStore}).Register(context.Background(), app); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertion := func(aud string) string {
+		claims, _ := json.Marshal(map[string]any{"iss": app.ID, "sub": app.ID, "aud": aud, "jti": fmt.Sprint(time.Now().UnixNano()),
+			"iat": time.Now().Unix(), "exp": time.Now().Add(4 * time.Minute).Unix()})
+		jws, err := signer.Sign(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := jws.CompactSerialize()
+		return s
+	}
+	post := func(a string) (int, map[string]any) {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {a}}
+		res, err := http.PostForm(base+"/oauth2/token", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		json.NewDecoder(res.Body).Decode(&out)
+		return res.StatusCode, out
+	}
+	a := assertion(tokenURL)
+	status, out := post(a)
+	tok, _ := out["access_token"].(string)
+	if status != 200 || tok == "" || out["token_type"] != "Bearer" {
+		t.Fatalf("token: %d %v", status, out)
+	}
+	if status, out := post(a); status != 401 || out["error"] == nil {
+		t.Fatalf("replayed assertion: %d %v", status, out)
+	}
+	if status, _ := post(assertion("http://elsewhere/oauth2/token")); status != 401 {
+		t.Fatalf("wrong audience: %d", status)
+	}
+	c := &client{t: t, base: base}
+	if r := c.get("/directory/FHIR/R4/Organization/RR8", "Authorization", "Bearer "+tok); r.status != 200 {
+		t.Fatalf("read with the app's token: %d %s", r.status, r.raw)
+	}
+	r := c.do("POST", "/directory/FHIR/R4/Organization", fj, orgJSON("X", "APP01", ""), "Authorization", "Bearer "+tok)
+	if r.status != 403 || code(r) != "ACCESS_DENIED" {
+		t.Fatalf("create beyond the app's approval: %d %s", r.status, r.raw)
 	}
 }

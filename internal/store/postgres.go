@@ -22,7 +22,7 @@ func OpenPostgres(ctx context.Context, url string) (Store, error) {
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &sqlStore{
-		d: dialect{name: "postgres", pk: "BIGSERIAL PRIMARY KEY", text: `TEXT COLLATE "C"`, blob: "BYTEA", numbered: true, forUpdate: " FOR UPDATE",
+		d: dialect{name: "postgres", pk: "BIGSERIAL PRIMARY KEY", text: `TEXT COLLATE "C"`, blob: "BYTEA", numbered: true, forUpdate: " FOR UPDATE", least: "LEAST",
 			isUnique: func(err error) bool {
 				var pe *pgconn.PgError
 				return errors.As(err, &pe) && pe.Code == "23505"

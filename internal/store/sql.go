@@ -22,6 +22,7 @@ type dialect struct {
 	numbered  bool   // $1 placeholders instead of ?
 	forUpdate string // row lock on the current-version select
 	prepare   bool   // keep prepared statements (SQLite; pgx caches its own)
+	least     string // the two-argument minimum function: MIN (SQLite) or LEAST
 	// isUnique reports a unique-constraint violation.
 	isUnique func(error) bool
 }

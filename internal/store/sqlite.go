@@ -66,7 +66,7 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
-	s := &sqlStore{d: dialect{name: "sqlite", pk: "INTEGER PRIMARY KEY", text: "TEXT", blob: "BLOB", prepare: true,
+	s := &sqlStore{d: dialect{name: "sqlite", pk: "INTEGER PRIMARY KEY", text: "TEXT", blob: "BLOB", prepare: true, least: "MIN",
 		isUnique: func(err error) bool {
 			var se sqlite3.Error
 			return errors.As(err, &se) && (se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)

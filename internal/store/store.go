@@ -128,6 +128,12 @@ type Store interface {
 	// BulkLoad runs load (which calls Apply) with the search indexes
 	// dropped and rebuilds them afterwards: for loading millions of resources.
 	BulkLoad(ctx context.Context, load func() error) error
+	// Claim records key until the given time; fresh is false when the key
+	// is already claimed and not yet expired (atomic across processes).
+	Claim(ctx context.Context, key string, until time.Time) (fresh bool, err error)
+	// TakeToken takes one token from the shared bucket key (refilled at
+	// rate per second up to burst); when empty it says how long to wait.
+	TakeToken(ctx context.Context, key string, rate float64, burst int) (ok bool, retryAfter time.Duration, err error)
 	// Analyze refreshes the query planner's statistics (after bulk loads).
 	Analyze(ctx context.Context) error
 	// Ping checks that the database answers.

@@ -303,3 +303,50 @@ func TestConcurrentIfMatch(t *testing.T) {
 		}
 	})
 }
+
+func TestClaimsAndBuckets(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		s, dsn, dir := b.Open(t)
+		ctx := context.Background()
+		// a second handle on the same database stands for another process
+		s2, err := store.Open(ctx, dsn, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s2.Close()
+		until := time.Now().Add(time.Minute)
+		if fresh, err := s.Claim(ctx, "app|jti-1", until); err != nil || !fresh {
+			t.Fatalf("first claim: %v %v", fresh, err)
+		}
+		if fresh, err := s2.Claim(ctx, "app|jti-1", until); err != nil || fresh {
+			t.Fatalf("replayed claim accepted by another process: %v %v", fresh, err)
+		}
+		if fresh, _ := s.Claim(ctx, "app|jti-2", time.Now().Add(-time.Second)); !fresh {
+			t.Fatal("second key refused")
+		}
+		if fresh, _ := s2.Claim(ctx, "app|jti-2", until); !fresh {
+			t.Fatal("expired claim not reusable")
+		}
+		// a burst of 3 shared by two processes, refilling at 1/s
+		took := 0
+		var wait time.Duration
+		for i := 0; i < 6; i++ {
+			st := s
+			if i%2 == 1 {
+				st = s2
+			}
+			ok, w, err := st.TakeToken(ctx, "app|pds", 1, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				took++
+			} else {
+				wait = w
+			}
+		}
+		if took != 3 || wait <= 0 || wait > time.Second {
+			t.Fatalf("took %d tokens of a burst of 3, wait %v", took, wait)
+		}
+	})
+}

@@ -350,3 +350,43 @@ func TestClaimsAndBuckets(t *testing.T) {
 		}
 	})
 }
+
+func TestAuditLeaves(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		s, _, _ := b.Open(t)
+		ctx := context.Background()
+		type auditStorage interface {
+			AppendLeaves(ctx context.Context, bodies, hashes [][]byte) (int64, error)
+			Leaves(ctx context.Context, from, to int64) ([][]byte, error)
+			LogSize(ctx context.Context) (int64, error)
+		}
+		as := s.(auditStorage)
+		var wg sync.WaitGroup
+		firsts := make(chan int64, 20)
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				f, err := as.AppendLeaves(ctx, [][]byte{[]byte(fmt.Sprint("a", i)), []byte(fmt.Sprint("b", i))}, [][]byte{{1}, {2}})
+				if err != nil {
+					t.Error(err)
+				}
+				firsts <- f
+			}(i)
+		}
+		wg.Wait()
+		close(firsts)
+		seen := map[int64]bool{}
+		for f := range firsts {
+			if f%2 != 0 || seen[f] {
+				t.Fatalf("batch starts at %d: batches interleaved or repeated", f)
+			}
+			seen[f] = true
+		}
+		n, _ := as.LogSize(ctx)
+		bodies, err := as.Leaves(ctx, 0, n)
+		if n != 40 || err != nil || len(bodies) != 40 {
+			t.Fatalf("size %d, %d bodies, %v", n, len(bodies), err)
+		}
+	})
+}

@@ -9,6 +9,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/openspine/openspine/internal/auth"
 )
 
 // Record is one audited request. It is stored as its JSON encoding, which
@@ -50,6 +52,7 @@ type Collector struct {
 	mu        sync.Mutex
 	patients  []string
 	resources []string
+	principal *auth.Principal
 }
 
 // WithCollector returns ctx carrying a new Collector.

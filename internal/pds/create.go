@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/openspine/openspine/internal/audit"
 	"github.com/openspine/openspine/internal/fhir"
 	"github.com/openspine/openspine/internal/matching"
 	"github.com/openspine/openspine/internal/nhsnumber"
@@ -122,6 +123,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 		res := fhir.Clone(map[string]any(req)).(map[string]any)
 		res["identifier"] = []any{map[string]any{"system": SystemNHSNumber, "value": nhs}}
 		res["meta"] = map[string]any{"security": []any{map[string]any{"system": SystemConfidentiality, "code": "U", "display": "unrestricted"}}}
+		audit.Patients(ctx, nhs)
 		c, err := s.eng.Prepare("Patient", nhs, res)
 		if err != nil {
 			fhir.WriteError(w, r, err)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/openspine/openspine/internal/audit"
 	"github.com/openspine/openspine/internal/fhir"
 	"github.com/openspine/openspine/internal/jsonpatch"
 	"github.com/openspine/openspine/internal/nhsnumber"
@@ -154,6 +155,7 @@ func (s *Service) handlePatch(w http.ResponseWriter, r *http.Request) {
 		fhir.WriteError(w, r, err)
 		return
 	}
+	audit.Patients(ctx, id)
 	rec, err := s.store.Read(ctx, "Patient", id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.Deleted) {
 		fhir.WriteError(w, r, fhir.NewError(http.StatusNotFound, fhir.CodeResourceNotFound, "Patient %s was not found", id))

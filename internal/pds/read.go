@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/openspine/openspine/internal/audit"
 	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/fhir"
 	"github.com/openspine/openspine/internal/nhsnumber"
@@ -131,7 +132,11 @@ func (s *Service) handleRead(w http.ResponseWriter, r *http.Request) {
 	var rec store.Record
 	var res fhir.Resource
 	if err == nil {
+		audit.Patients(r.Context(), id)
 		rec, res, err = s.Read(r.Context(), id)
+		if err == nil && rec.ID != id {
+			audit.Patients(r.Context(), rec.ID) // the surviving record of a merge
+		}
 	}
 	if err != nil {
 		fhir.WriteError(w, r, err)

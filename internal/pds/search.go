@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/openspine/openspine/internal/audit"
 	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/engine"
 	"github.com/openspine/openspine/internal/fhir"
@@ -456,6 +457,7 @@ func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) {
 	base := s.eng.BaseURL(r)
 	entries := make([]engine.Entry, 0, len(res.Matches))
 	for _, m := range res.Matches {
+		audit.Patients(r.Context(), m.Record.ID)
 		reduce(m.Resource)
 		redact(r.Context(), m.Resource)
 		entries = append(entries, engine.Entry{FullURL: base + "/Patient/" + m.Record.ID, Resource: fhir.Marshal(m.Resource), Mode: "match", Score: m.Score})

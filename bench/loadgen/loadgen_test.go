@@ -1,0 +1,83 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"regexp"
+	"testing"
+	"time"
+)
+
+func TestBaselineBody(t *testing.T) {
+	if len(BaselineBody) != BaselineSize {
+		t.Fatalf("baseline body is %d bytes, want %d", len(BaselineBody), BaselineSize)
+	}
+	if !json.Valid(BaselineBody) {
+		t.Fatalf("baseline body is not JSON: %s", BaselineBody)
+	}
+}
+
+// The generator must give unique, valid ODS codes and names well past the
+// default data set (the create scenario continues numbering after it).
+func TestOrganizationsUnique(t *testing.T) {
+	ods := regexp.MustCompile(`^[A-Z0-9]{3,10}$`)
+	codes, names := map[string]int{}, map[string]int{}
+	prefixes := map[string]bool{}
+	for i := range 250000 {
+		o := Org(i)
+		if !ods.MatchString(o.ODS) {
+			t.Fatalf("org %d: invalid ODS code %q", i, o.ODS)
+		}
+		if j, dup := codes[o.ODS]; dup {
+			t.Fatalf("orgs %d and %d share ODS code %s", j, i, o.ODS)
+		}
+		if j, dup := names[o.Name]; dup {
+			t.Fatalf("orgs %d and %d share name %s", j, i, o.Name)
+		}
+		codes[o.ODS], names[o.Name] = i, i
+		prefixes[o.Prefix] = true
+	}
+	if len(prefixes) != len(towns)*len(kinds) {
+		t.Errorf("%d name prefixes, want %d", len(prefixes), len(towns)*len(kinds))
+	}
+	var r map[string]any
+	if err := json.Unmarshal(Org(12345).Resource(), &r); err != nil || r["name"] != Org(12345).Name {
+		t.Fatalf("resource: %v %v", err, r)
+	}
+}
+
+func TestTransactionBundle(t *testing.T) {
+	var b struct {
+		Type  string
+		Entry []struct {
+			FullURL string
+			Request struct{ Method, URL string }
+		}
+	}
+	if err := json.Unmarshal(TransactionBundle(10, 3), &b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Type != "transaction" || len(b.Entry) != 3 || b.Entry[0].Request.Method != "POST" || b.Entry[0].Request.URL != "Organization" {
+		t.Fatalf("bundle: %+v", b)
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	var lat []time.Duration
+	for i := 100; i >= 1; i-- {
+		lat = append(lat, time.Duration(i)*time.Millisecond)
+	}
+	p50, p90, p99, top := Percentiles(lat)
+	if p50 != 50*time.Millisecond || p90 != 90*time.Millisecond || p99 != 99*time.Millisecond || top != 100*time.Millisecond {
+		t.Fatalf("got %v %v %v %v", p50, p90, p99, top)
+	}
+}
+
+func TestIDFromLocation(t *testing.T) {
+	id, ok := idFromLocation("http://127.0.0.1:1/directory/FHIR/R4/Organization/ab-12/_history/1")
+	if !ok || id != "ab-12" {
+		t.Fatalf("got %q %v", id, ok)
+	}
+	if _, ok := idFromLocation("nothing"); ok {
+		t.Fatal("accepted a location without an id")
+	}
+}

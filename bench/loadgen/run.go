@@ -1,0 +1,227 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// NewClient returns the HTTP client every scenario uses: one shared
+// keep-alive transport with enough idle connections per host for every
+// worker, no compression, HTTP/1.1 (as most FHIR clients).
+func NewClient(workers int) *http.Client {
+	return NewClientWithToken(workers, "")
+}
+
+// NewClientWithToken is NewClient sending Authorization: Bearer token on
+// every request (when token is not empty).
+func NewClientWithToken(workers int, token string) *http.Client {
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        4 * workers,
+		MaxIdleConnsPerHost: 2 * workers,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   false,
+	}
+	var rt http.RoundTripper = tr
+	if token != "" {
+		rt = bearer{token: "Bearer " + token, next: tr}
+	}
+	return &http.Client{Transport: rt, Timeout: 60 * time.Second}
+}
+
+// bearer adds the Authorization header to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.Header.Set("Authorization", b.token)
+	return b.next.RoundTrip(r)
+}
+
+// Builder makes the next request of a worker; rng is the worker's own.
+type Builder func(rng *rand.Rand) (*http.Request, error)
+
+// Scenario is one closed-loop measurement.
+type Scenario struct {
+	Name     string
+	Workers  int
+	Duration time.Duration // measured part
+	Warmup   time.Duration // unmeasured part before it (connections, caches)
+	Client   *http.Client
+	Build    Builder
+	Server   *Process // for the server's CPU time (optional)
+}
+
+// Result is what a scenario measured.
+type Result struct {
+	Name      string
+	Workers   int // concurrent clients (0 in the load phase: see Name)
+	Requests  int // completed in the measured part, errors included
+	Errors    int
+	Elapsed   time.Duration
+	RPS       float64 // requests (errors included) per second
+	P50, P90  time.Duration
+	P99, Max  time.Duration
+	ErrorText []string // the first few error responses
+	// CPU used during the measured part, in cores (CPU seconds per
+	// second): by the generator, by the server process, by the machine.
+	ClientCPU, ServerCPU, MachineCPU float64
+	// Unit names what RPS counts when it is not requests (e.g. resources).
+	Unit string
+}
+
+const maxErrorSamples = 5
+
+type worker struct {
+	lat     []time.Duration
+	errors  int
+	samples []string
+}
+
+// Run executes the scenario: Workers goroutines each send requests back to
+// back (a closed loop) for Warmup, then for Duration while recording the
+// latency of every request, including reading the whole response body.
+// Any transport error or non-2xx status is an error.
+func Run(ctx context.Context, sc Scenario) Result {
+	seed := uint64(len(sc.Name))
+	if sc.Warmup > 0 {
+		runLoop(ctx, sc, sc.Warmup, seed, false)
+	}
+	m := startMeter(sc.Server)
+	ws := runLoop(ctx, sc, sc.Duration, seed+1000, true)
+	res := Result{Name: sc.Name, Workers: sc.Workers}
+	m.stop(&res)
+	var all []time.Duration
+	for _, w := range ws {
+		all = append(all, w.lat...)
+		res.Errors += w.errors
+		for _, s := range w.samples {
+			if len(res.ErrorText) < maxErrorSamples {
+				res.ErrorText = append(res.ErrorText, s)
+			}
+		}
+	}
+	res.Requests = len(all)
+	res.RPS = float64(len(all)) / res.Elapsed.Seconds()
+	res.P50, res.P90, res.P99, res.Max = Percentiles(all)
+	return res
+}
+
+// meter measures the wall time and CPU use of a measured part.
+type meter struct {
+	server             *Process
+	start              time.Time
+	self, srv, machine time.Duration
+}
+
+func startMeter(server *Process) *meter {
+	m := &meter{server: server, self: SelfCPUTime(), machine: MachineCPUTime()}
+	if server != nil {
+		m.srv = server.CPUTime()
+	}
+	m.start = time.Now()
+	return m
+}
+
+// stop sets res.Elapsed and the CPU figures.
+func (m *meter) stop(res *Result) {
+	res.Elapsed = time.Since(m.start)
+	sec := res.Elapsed.Seconds()
+	res.ClientCPU = (SelfCPUTime() - m.self).Seconds() / sec
+	res.MachineCPU = (MachineCPUTime() - m.machine).Seconds() / sec
+	if m.server != nil {
+		res.ServerCPU = (m.server.CPUTime() - m.srv).Seconds() / sec
+	}
+}
+
+func runLoop(ctx context.Context, sc Scenario, d time.Duration, seed uint64, record bool) []*worker {
+	deadline := time.Now().Add(d)
+	ws := make([]*worker, sc.Workers)
+	var wg sync.WaitGroup
+	for i := range ws {
+		w := &worker{}
+		if record {
+			w.lat = make([]time.Duration, 0, 1<<14)
+		}
+		ws[i] = w
+		rng := rand.New(rand.NewPCG(seed, uint64(i)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				req, err := sc.Build(rng)
+				if err != nil {
+					w.fail(fmt.Sprintf("building the request: %v", err))
+					continue
+				}
+				t0 := time.Now()
+				status, body, err := do(sc.Client, req.WithContext(ctx))
+				lat := time.Since(t0)
+				if record {
+					w.lat = append(w.lat, lat)
+				}
+				switch {
+				case err != nil:
+					w.fail(err.Error())
+				case status < 200 || status > 299:
+					w.fail(fmt.Sprintf("%s %s: HTTP %d: %s", req.Method, req.URL.RequestURI(), status, body))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if !record {
+		return nil
+	}
+	return ws
+}
+
+func (w *worker) fail(msg string) {
+	w.errors++
+	if len(w.samples) < maxErrorSamples {
+		w.samples = append(w.samples, msg)
+	}
+}
+
+// do sends req and reads the whole response; the body is returned (up to
+// 2 KiB) only for error statuses.
+func do(c *http.Client, req *http.Request) (int, string, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		_, err = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, "", err
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+// Percentiles returns the nearest-rank p50, p90 and p99 and the maximum of
+// lat (which it sorts).
+func Percentiles(lat []time.Duration) (p50, p90, p99, top time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	rank := func(q float64) time.Duration {
+		i := int(math.Ceil(q*float64(len(lat)))) - 1
+		return lat[min(max(i, 0), len(lat)-1)]
+	}
+	return rank(0.50), rank(0.90), rank(0.99), lat[len(lat)-1]
+}

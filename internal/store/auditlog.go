@@ -100,3 +100,90 @@ func (s *sqlStore) Checkpoints(ctx context.Context) ([][]byte, error) {
 	}
 	return out, rows.Err()
 }
+
+// AuditKey is one search key of an audit record.
+type AuditKey struct {
+	Key   string
+	Index int64
+}
+
+// IndexAudit adds search keys of audit records (idempotent).
+func (s *sqlStore) IndexAudit(ctx context.Context, keys []AuditKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, s.rb("INSERT INTO audit_index (key, idx) VALUES (?, ?) ON CONFLICT DO NOTHING"), k.Key, k.Index); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// AuditIndexed returns one past the highest indexed record (0 when none).
+func (s *sqlStore) AuditIndexed(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_index").Scan(&n)
+	return n, err
+}
+
+// AuditLookup returns, newest first, up to limit record indexes carrying
+// key, below before (0: no bound).
+func (s *sqlStore) AuditLookup(ctx context.Context, key string, before int64, limit int) ([]int64, error) {
+	q := "SELECT idx FROM audit_index WHERE key = ?"
+	args := []any{key}
+	if before > 0 {
+		q += " AND idx < ?"
+		args = append(args, before)
+	}
+	q += " ORDER BY idx DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, s.rb(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var i int64
+		if err := rows.Scan(&i); err != nil {
+			return nil, err
+		}
+		out = append(out, i)
+	}
+	return out, rows.Err()
+}
+
+// AuditLeavesAt returns the bodies of the given record indexes, in order.
+func (s *sqlStore) AuditLeavesAt(ctx context.Context, idxs []int64) ([][]byte, error) {
+	if len(idxs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(idxs))
+	for i, x := range idxs {
+		args[i] = x
+	}
+	rows, err := s.db.QueryContext(ctx, s.rb("SELECT idx, body FROM audit_log WHERE idx IN ("+placeholders(len(idxs))+")"), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	by := map[int64][]byte{}
+	for rows.Next() {
+		var i int64
+		var b []byte
+		if err := rows.Scan(&i, &b); err != nil {
+			return nil, err
+		}
+		by[i] = b
+	}
+	out := make([][]byte, 0, len(idxs))
+	for _, i := range idxs {
+		if b, ok := by[i]; ok {
+			out = append(out, b)
+		}
+	}
+	return out, rows.Err()
+}

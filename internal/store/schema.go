@@ -14,6 +14,7 @@ const schemaVersion = "1"
 //	sp_*       search index rows of current versions, keyed by resources.rid
 //	sequences  durable counters (NHS number allocation and the like)
 //	audit_log  the audit trail: records at consecutive indexes with their Merkle leaf hashes
+//	audit_index  search keys of audit records (patient, agent, org, action), rebuilt from the log
 //	audit_checkpoints  signed checkpoints (tree size, root) of the audit log
 //	claims     one-time keys with an expiry (token jti replay protection)
 //	buckets    token buckets shared by every process (rate limits)
@@ -59,6 +60,7 @@ CREATE INDEX IF NOT EXISTS sp_ref_target ON sp_ref (ref_type, ref_id);
 CREATE INDEX IF NOT EXISTS sp_ref_rid ON sp_ref (rid);
 CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_log (idx BIGINT PRIMARY KEY, body {{blob}} NOT NULL, leaf {{blob}} NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_index (key {{text}} NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (key, idx));
 CREATE TABLE IF NOT EXISTS audit_checkpoints (seq {{pk}}, size BIGINT NOT NULL, body {{blob}} NOT NULL);
 CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, until BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, ts BIGINT NOT NULL);

@@ -1,0 +1,340 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/openspine/openspine/internal/auth"
+	"github.com/openspine/openspine/internal/engine"
+	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/nhsnumber"
+	"github.com/openspine/openspine/internal/search"
+	"github.com/openspine/openspine/internal/store"
+)
+
+// ViewBase is where the AuditEvent view is served.
+const ViewBase = "/audit/FHIR/R4"
+
+// IndexStore is what the view needs of the store: the log's records and a
+// projection of their search keys (rebuilt from the log when behind).
+type IndexStore interface {
+	Leaves(ctx context.Context, from, to int64) ([][]byte, error)
+	LogSize(ctx context.Context) (int64, error)
+	IndexAudit(ctx context.Context, keys []store.AuditKey) error
+	AuditIndexed(ctx context.Context) (int64, error)
+	AuditLookup(ctx context.Context, key string, before int64, limit int) ([]int64, error)
+	AuditLeavesAt(ctx context.Context, idxs []int64) ([][]byte, error)
+}
+
+// View serves the audit trail as FHIR AuditEvent resources for privacy
+// officers, and to patients the accesses to their own record.
+type View struct{ st IndexStore }
+
+// NewView creates the view over st.
+func NewView(st IndexStore) *View { return &View{st: st} }
+
+// Keys are the search keys of a record.
+func Keys(r *Record) []string {
+	keys := []string{"all"}
+	for _, p := range r.Patients {
+		keys = append(keys, "patient:"+p)
+	}
+	if r.Patient != "" {
+		keys = append(keys, "patient:"+r.Patient)
+	}
+	if r.UserID != "" {
+		keys = append(keys, "agent:"+r.UserID)
+	}
+	if r.AppID != "" {
+		keys = append(keys, "agent:"+r.AppID)
+	}
+	if r.OrgODS != "" {
+		keys = append(keys, "org:"+r.OrgODS)
+	} else if r.AppOrg != "" {
+		keys = append(keys, "org:"+r.AppOrg)
+	}
+	if r.Action != "" {
+		keys = append(keys, "action:"+r.Action)
+	}
+	return keys
+}
+
+// Index adds the search keys of records.
+func (v *View) Index(ctx context.Context, recs []Record) error {
+	var keys []store.AuditKey
+	for i := range recs {
+		for _, k := range Keys(&recs[i]) {
+			keys = append(keys, store.AuditKey{Key: k, Index: recs[i].Index})
+		}
+	}
+	return v.st.IndexAudit(ctx, keys)
+}
+
+// Catchup indexes every record of the log not yet indexed.
+func (v *View) Catchup(ctx context.Context) error {
+	from, err := v.st.AuditIndexed(ctx)
+	if err != nil {
+		return err
+	}
+	size, err := v.st.LogSize(ctx)
+	if err != nil {
+		return err
+	}
+	for from < size {
+		to := min(from+1000, size)
+		bodies, err := v.st.Leaves(ctx, from, to)
+		if err != nil {
+			return err
+		}
+		recs := make([]Record, 0, len(bodies))
+		for _, b := range bodies {
+			var r Record
+			if err := json.Unmarshal(b, &r); err != nil {
+				return fmt.Errorf("audit record %d: %w", from+int64(len(recs)), err)
+			}
+			recs = append(recs, r)
+		}
+		if err := v.Index(ctx, recs); err != nil {
+			return err
+		}
+		from = to
+	}
+	return nil
+}
+
+// Register mounts GET /audit/FHIR/R4/AuditEvent.
+func (v *View) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+ViewBase+"/AuditEvent", v.handleSearch)
+}
+
+func (v *View) handleSearch(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	for k := range q {
+		switch k {
+		case "patient", "agent", "organization", "action", "date", "_count", "_before":
+		default:
+			fhir.WriteError(w, r, fhir.InvalidSearch("unknown parameter %q (patient, agent, organization, action, date, _count)", k))
+			return
+		}
+	}
+	pr := auth.From(ctx)
+	patient := q.Get("patient")
+	if patient != "" && !nhsnumber.Valid(patient) {
+		fhir.WriteError(w, r, fhir.InvalidSearch("patient must be an NHS number"))
+		return
+	}
+	if pr.IsPatient() {
+		// patients see who looked at their own record, and nothing else
+		if patient != pr.NHSNumber || q.Get("agent") != "" || q.Get("organization") != "" {
+			fhir.WriteError(w, r, auth.Forbidden("patients can list only the accesses to their own record (patient=%s)", pr.NHSNumber))
+			return
+		}
+	}
+	key := "all"
+	switch {
+	case patient != "":
+		key = "patient:" + patient
+	case q.Get("agent") != "":
+		key = "agent:" + q.Get("agent")
+	case q.Get("organization") != "":
+		key = "org:" + q.Get("organization")
+	case q.Get("action") != "":
+		key = "action:" + q.Get("action")
+	}
+	count := 50
+	if c := q.Get("_count"); c != "" {
+		n, err := strconv.Atoi(c)
+		if err != nil || n < 1 {
+			fhir.WriteError(w, r, fhir.InvalidSearch("_count must be a positive integer"))
+			return
+		}
+		count = min(n, 500)
+	}
+	var before int64
+	if b := q.Get("_before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 1 {
+			fhir.WriteError(w, r, fhir.InvalidSearch("_before must be a record index"))
+			return
+		}
+		before = n
+	}
+	lo, hi := search.MinTime, search.MaxTime
+	for _, d := range q["date"] {
+		prefix, val := "eq", d
+		if len(d) > 2 && (d[:2] == "ge" || d[:2] == "le" || d[:2] == "gt" || d[:2] == "lt") {
+			prefix, val = d[:2], d[2:]
+		}
+		l, h, ok := search.DateRange(val)
+		if !ok {
+			fhir.WriteError(w, r, fhir.InvalidSearch("date %q is not a valid date", d))
+			return
+		}
+		switch prefix {
+		case "ge", "gt":
+			lo = max(lo, l)
+		case "le", "lt":
+			hi = min(hi, h)
+		default:
+			lo, hi = max(lo, l), min(hi, h)
+		}
+	}
+	if err := v.Catchup(ctx); err != nil {
+		fhir.WriteError(w, r, err)
+		return
+	}
+	var matches []Record
+	var next int64
+	for len(matches) < count {
+		idxs, err := v.st.AuditLookup(ctx, key, before, 200)
+		if err != nil {
+			fhir.WriteError(w, r, err)
+			return
+		}
+		if len(idxs) == 0 {
+			break
+		}
+		bodies, err := v.st.AuditLeavesAt(ctx, idxs)
+		if err != nil {
+			fhir.WriteError(w, r, err)
+			return
+		}
+		for _, b := range bodies {
+			var rec Record
+			if json.Unmarshal(b, &rec) != nil {
+				continue
+			}
+			t := rec.Time.UnixMilli()
+			if t < lo || t > hi || !matchesFilters(&rec, q) {
+				continue
+			}
+			matches = append(matches, rec)
+			if len(matches) == count {
+				next = rec.Index
+				break
+			}
+		}
+		before = idxs[len(idxs)-1]
+		if len(idxs) < 200 {
+			break
+		}
+	}
+	base := "http://" + r.Host + ViewBase
+	entries := make([]engine.Entry, len(matches))
+	for i := range matches {
+		ev := AuditEvent(&matches[i], pr.IsPatient())
+		entries[i] = engine.Entry{FullURL: base + "/AuditEvent/" + strconv.FormatInt(matches[i].Index, 10), Resource: fhir.Marshal(ev), Mode: "match"}
+		Patients(ctx, matches[i].Patients...)
+	}
+	links := [][2]string{{"self", base + "/AuditEvent?" + r.URL.RawQuery}}
+	if next > 0 {
+		nq := r.URL.Query()
+		nq.Set("_before", strconv.FormatInt(next, 10))
+		links = append(links, [2]string{"next", base + "/AuditEvent?" + nq.Encode()})
+	}
+	fhir.Write(w, http.StatusOK, engine.BundleJSON("searchset", -1, links, entries))
+}
+
+func matchesFilters(r *Record, q map[string][]string) bool {
+	get := func(k string) string {
+		if v := q[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	if a := get("action"); a != "" && r.Action != a {
+		return false
+	}
+	if o := get("organization"); o != "" && r.OrgODS != o && r.AppOrg != o {
+		return false
+	}
+	if a := get("agent"); a != "" && r.UserID != a && r.AppID != a {
+		return false
+	}
+	if p := get("patient"); p != "" {
+		found := r.Patient == p
+		for _, x := range r.Patients {
+			found = found || x == p
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+var actionCode = map[string]string{"read": "R", "search": "E", "create": "C", "update": "U", "delete": "D"}
+
+// AuditEvent renders a record in the shape of IHE Basic Audit Log Patterns.
+// forPatient leaves out the individual user's identity (a patient sees
+// when, which organisation, which role, for what).
+func AuditEvent(r *Record, forPatient bool) fhir.Resource {
+	act := actionCode[r.Action]
+	if act == "" {
+		act = "E"
+	}
+	outcome := "0"
+	switch {
+	case r.Status >= 500:
+		outcome = "8"
+	case r.Status >= 400:
+		outcome = "4"
+	}
+	user := map[string]any{"requestor": true, "type": map[string]any{"coding": []any{map[string]any{
+		"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP", "display": "information recipient"}}}}
+	if r.UserID != "" && !forPatient {
+		user["who"] = map[string]any{"identifier": map[string]any{"system": "https://fhir.nhs.uk/Id/sds-user-id", "value": r.UserID}}
+	}
+	if r.JobRole != "" {
+		user["role"] = []any{map[string]any{"coding": []any{map[string]any{"system": "https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode", "code": r.JobRole}}}}
+	}
+	org := r.OrgODS
+	if org == "" {
+		org = r.AppOrg
+	}
+	if org != "" {
+		user["location"] = map[string]any{"identifier": map[string]any{"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": org}}
+	}
+	if r.Client != "" && !forPatient {
+		user["network"] = map[string]any{"address": r.Client, "type": "2"}
+	}
+	agents := []any{user}
+	if r.AppID != "" {
+		agents = append(agents, map[string]any{"requestor": false, "who": map[string]any{"display": r.AppID},
+			"type": map[string]any{"coding": []any{map[string]any{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110150", "display": "Application"}}}})
+	}
+	ev := fhir.Resource{
+		"resourceType": "AuditEvent",
+		"id":           strconv.FormatInt(r.Index, 10),
+		"type":         map[string]any{"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest", "display": "RESTful Operation"},
+		"subtype":      []any{map[string]any{"system": "https://openspine.org/CodeSystem/spine-action", "code": r.Service + ":" + r.Action}},
+		"action":       act,
+		"recorded":     r.Time.UTC().Format(time.RFC3339Nano),
+		"outcome":      outcome,
+		"outcomeDesc":  strconv.Itoa(r.Status),
+		"agent":        agents,
+		"source":       map[string]any{"observer": map[string]any{"display": "OpenSpine " + r.Service}, "type": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "4", "display": "Application Server"}}},
+	}
+	if r.Emergency {
+		ev["purposeOfEvent"] = []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "ETREAT", "display": "Emergency Treatment"}}, "text": r.EmergencyReason}}
+	}
+	var entities []any
+	for _, p := range r.Patients {
+		entities = append(entities, map[string]any{"what": map[string]any{"identifier": map[string]any{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": p}},
+			"type": map[string]any{"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1", "display": "Person"},
+			"role": map[string]any{"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1", "display": "Patient"}})
+	}
+	if !forPatient && r.RequestID != "" {
+		entities = append(entities, map[string]any{"what": map[string]any{"identifier": map[string]any{"system": "https://openspine.org/Id/request-id", "value": r.RequestID}},
+			"type": map[string]any{"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2", "display": "System Object"}})
+	}
+	if len(entities) > 0 {
+		ev["entity"] = entities
+	}
+	return ev
+}

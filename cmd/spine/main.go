@@ -214,7 +214,7 @@ func reindex(args []string) error {
 				if err != nil {
 					return nil, err
 				}
-				return search.Extract(res, def.Params), nil
+				return def.IndexEntries(res), nil
 			})
 			if err != nil {
 				return err

@@ -92,10 +92,7 @@ func (s *Service) Prepare(typ, id string, res fhir.Resource) (store.Change, erro
 	}
 	delete(meta, "versionId")
 	delete(meta, "lastUpdated")
-	c := store.Change{Type: typ, ID: id, Index: search.Extract(res, t.Params)}
-	if t.Index != nil {
-		c.Index = t.Index(res, c.Index)
-	}
+	c := store.Change{Type: typ, ID: id, Index: t.IndexEntries(res)}
 	c.Render = func(version int64, updated time.Time) ([]byte, error) {
 		m := make(map[string]any, len(meta)+2)
 		for k, v := range meta {

@@ -32,6 +32,16 @@ type TypeDef struct {
 	params map[string]search.Param
 }
 
+// IndexEntries are the search index rows of a resource of this type (the
+// same for a write and for a reindex).
+func (t *TypeDef) IndexEntries(res fhir.Resource) []search.Entry {
+	entries := search.Extract(res, t.Params)
+	if t.Index != nil {
+		entries = t.Index(res, entries)
+	}
+	return entries
+}
+
 // Service is one FHIR endpoint (a base URL) over the shared store.
 type Service struct {
 	Name  string

@@ -1,0 +1,53 @@
+package eps
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestShortFormCheckCharacter(t *testing.T) {
+	// Examples from the contract and its published example messages.
+	for _, id := range []string{"58EFB9-A83008-27693K", "A0548B-A99968-451485", "EB8B1F-A83008-42DC8L",
+		"83C40E-A23856-00123W", "24F5DA-A83008-7EFE6Z"} {
+		if p := ShortFormProblem(id); p != "" {
+			t.Errorf("%s: %s", id, p)
+		}
+	}
+	for id, want := range map[string]string{
+		"58EFB9-A83008-27693J": "check", "A0548B-A99968-451484": "check", "58efb9-A83008-27693K": "format",
+		"58EFB9A83008-27693K": "format", "58EFB9-A83008-27693": "format", "": "format", "58EFB9-A83008-27693KK": "format",
+		"GGGGGG-A83008-27693K": "format",
+	} {
+		if got := ShortFormProblem(id); got != want {
+			t.Errorf("%q: got %q, want %q", id, got, want)
+		}
+	}
+	// '+' is the 37th character.
+	for i := 0; i < 2000; i++ {
+		id := NewShortFormID("RR8")
+		if !ValidShortForm(id) || id[7:13] != "000RR8" {
+			t.Fatalf("generated %s", id)
+		}
+		// Every single-character substitution is detected.
+		for j := 0; j < len(id)-1; j++ {
+			if id[j] == '-' {
+				continue
+			}
+			for _, c := range "0123456789ABCDEF" {
+				if byte(c) == id[j] {
+					continue
+				}
+				bad := id[:j] + string(c) + id[j+1:]
+				if ValidShortForm(bad) {
+					t.Fatalf("%s → %s not detected", id, bad)
+				}
+			}
+		}
+	}
+	if PaddedODS("y12345") != "Y12345" || PaddedODS("X26") != "000X26" {
+		t.Fatal("padding")
+	}
+	if !ValidUUID(NewLongFormID()) || ValidUUID("7fc6e3af-fb13-42e9-b6a0-d97bc3e6b76") || !ValidUUID(strings.ToUpper(NewLongFormID())) {
+		t.Fatal("uuid")
+	}
+}

@@ -157,7 +157,7 @@ func serve(args []string) error {
 	if !*noAuth {
 		var limiter auth.Limiter // in memory: SQLite serves one process
 		if st.Backend() == "postgres" {
-			limiter = auth.StoreLimiter{Store: st} // shared by every server process
+			limiter = auth.NewStoreLimiter(st) // shared by every server process
 		}
 		authSvc, err := auth.New(auth.Config{DataDir: sf.data, Dev: *dev, TokenURL: strings.TrimSuffix(*publicURL, "/") + "/oauth2/token",
 			Authorizer: policy.Default(), Apps: auth.StoreRegistry{Store: st}, Replay: auth.StoreReplay{Store: st}, Limiter: limiter})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/openspine/openspine/internal/store"
@@ -61,10 +62,50 @@ func (r StoreReplay) Seen(ctx context.Context, key string, until time.Time) (boo
 }
 
 // StoreLimiter is a Limiter whose buckets live in the store (PostgreSQL:
-// shared by every server process).
-type StoreLimiter struct{ Store store.Store }
+// shared by every server process). Each process reserves tokens in chunks
+// (a tenth of a second's worth, at most a quarter of the burst) and spends
+// them locally, so a request costs a database write only once per chunk;
+// reserved tokens unused after a second are forfeited (never over-grant).
+type StoreLimiter struct {
+	store store.Store
+	mu    sync.Mutex
+	local map[string]*reserved
+}
+
+type reserved struct {
+	tokens  int
+	expires time.Time
+}
+
+// NewStoreLimiter creates a limiter over st.
+func NewStoreLimiter(st store.Store) *StoreLimiter {
+	return &StoreLimiter{store: st, local: map[string]*reserved{}}
+}
 
 // Take implements Limiter.
-func (l StoreLimiter) Take(ctx context.Context, key string, rate float64, burst int) (bool, time.Duration, error) {
-	return l.Store.TakeToken(ctx, key, rate, burst)
+func (l *StoreLimiter) Take(ctx context.Context, key string, rate float64, burst int) (bool, time.Duration, error) {
+	now := time.Now()
+	l.mu.Lock()
+	if r := l.local[key]; r != nil && r.tokens > 0 && now.Before(r.expires) {
+		r.tokens--
+		l.mu.Unlock()
+		return true, 0, nil
+	}
+	l.mu.Unlock()
+	chunk := max(1, min(burst/4, int(rate/10)))
+	ok, wait, err := l.store.TakeToken(ctx, key, rate, burst, chunk)
+	if err == nil && !ok && chunk > 1 {
+		chunk = 1
+		ok, wait, err = l.store.TakeToken(ctx, key, rate, burst, 1)
+	}
+	if err != nil || !ok {
+		return ok, wait, err
+	}
+	l.mu.Lock()
+	if len(l.local) > 100000 {
+		l.local = map[string]*reserved{}
+	}
+	l.local[key] = &reserved{tokens: chunk - 1, expires: now.Add(time.Second)}
+	l.mu.Unlock()
+	return true, 0, nil
 }

@@ -32,8 +32,8 @@ func (s *sqlStore) Claim(ctx context.Context, key string, until time.Time) (bool
 	return fresh, nil
 }
 
-func (s *sqlStore) TakeToken(ctx context.Context, key string, rate float64, burst int) (bool, time.Duration, error) {
-	if rate <= 0 || burst < 1 {
+func (s *sqlStore) TakeToken(ctx context.Context, key string, rate float64, burst, n int) (bool, time.Duration, error) {
+	if rate <= 0 || burst < 1 || n < 1 || n > burst {
 		return false, 0, fmt.Errorf("bucket %s: rate and burst must be positive", key)
 	}
 	now := time.Now().UnixMilli()
@@ -46,8 +46,8 @@ func (s *sqlStore) TakeToken(ctx context.Context, key string, rate float64, burs
 				return err
 			}
 		}
-		res, err := tx.ExecContext(ctx, s.rb("INSERT INTO buckets (key, tokens, ts) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET tokens = "+avail+" - 1, ts = ? WHERE "+avail+" >= 1"),
-			key, float64(burst-1), now, float64(burst), now, rate, now, float64(burst), now, rate)
+		res, err := tx.ExecContext(ctx, s.rb("INSERT INTO buckets (key, tokens, ts) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET tokens = "+avail+" - ?, ts = ? WHERE "+avail+" >= ?"),
+			key, float64(burst-n), now, float64(burst), now, rate, float64(n), now, float64(burst), now, rate, float64(n))
 		if err != nil {
 			return err
 		}
@@ -64,7 +64,7 @@ func (s *sqlStore) TakeToken(ctx context.Context, key string, rate float64, burs
 			return err
 		}
 		have := min(float64(burst), tokens+float64(now-ts)/1000*rate)
-		wait = time.Duration((1 - have) / rate * float64(time.Second))
+		wait = time.Duration((float64(n) - have) / rate * float64(time.Second))
 		return nil
 	})
 	if err != nil {

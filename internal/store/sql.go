@@ -23,6 +23,9 @@ type dialect struct {
 	forUpdate string // row lock on the current-version select
 	prepare   bool   // keep prepared statements (SQLite; pgx caches its own)
 	least     string // the two-argument minimum function: MIN (SQLite) or LEAST
+	// noIndex prefixes a column to keep the planner from using its index
+	// ("+" on SQLite; PostgreSQL's planner needs no such hint).
+	noIndex string
 	// isUnique reports a unique-constraint violation.
 	isUnique func(error) bool
 }
@@ -275,7 +278,7 @@ func (s *sqlStore) Search(ctx context.Context, q *search.Query, limit int) ([]Re
 }
 
 func (s *sqlStore) search(ctx context.Context, db querier, q *search.Query, limit int) ([]Ref, error) {
-	where, args := buildWhere(q)
+	where, args := buildWhere(s.d, q)
 	order, oargs := buildOrder(q)
 	query := "SELECT r.id, r.version FROM resources r WHERE " + where + " ORDER BY " + order + " LIMIT ?"
 	args = append(append(args, oargs...), limit)
@@ -297,7 +300,7 @@ func (s *sqlStore) search(ctx context.Context, db querier, q *search.Query, limi
 
 func (s *sqlStore) Count(ctx context.Context, q *search.Query) (int, error) {
 	defer observe("count", time.Now())
-	where, args := buildWhere(q)
+	where, args := buildWhere(s.d, q)
 	var n int
 	err := s.db.QueryRowContext(ctx, s.rb("SELECT COUNT(*) FROM resources r WHERE "+where), args...).Scan(&n)
 	if err != nil {

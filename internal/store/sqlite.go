@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -57,16 +58,15 @@ func OpenSQLite(ctx context.Context, dir string) (Store, error) {
 
 func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 	base := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=0"
-	// The writer keeps a large page cache: index inserts at random keys
-	// (bulk loads especially) stay in memory instead of re-reading pages.
-	wdb, err := sql.Open(sqliteDriver, base+"&_synchronous=FULL&_txlock=immediate&_cache_size=-262144")
+	// The writer's page cache is scanned at every commit: keep it modest.
+	wdb, err := sql.Open(sqliteDriver, base+"&_synchronous=FULL&_txlock=immediate&_cache_size=-32768")
 	if err != nil {
 		return nil, err
 	}
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
-	s := &sqlStore{d: dialect{name: "sqlite", pk: "INTEGER PRIMARY KEY", text: "TEXT", blob: "BLOB", prepare: true, least: "MIN",
+	s := &sqlStore{d: dialect{name: "sqlite", pk: "INTEGER PRIMARY KEY", text: "TEXT", blob: "BLOB", prepare: true, least: "MIN", noIndex: "+",
 		isUnique: func(err error) bool {
 			var se sqlite3.Error
 			return errors.As(err, &se) && (se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)
@@ -75,6 +75,35 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// Checkpoints run beside the writer, not inside its commits.
+	if _, err := wdb.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	cdb, err := sql.Open(sqliteDriver, base)
+	if err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	cdb.SetMaxOpenConns(1)
+	stopCheckpoints := make(chan struct{})
+	checkpointsDone := make(chan struct{})
+	go func() {
+		defer close(checkpointsDone)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopCheckpoints:
+				cdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+				return
+			case <-t.C:
+				if _, err := cdb.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+					slog.Warn("sqlite: WAL checkpoint failed", "err", err)
+				}
+			}
+		}
+	}()
 	ws := &sqlStore{d: s.d, db: wdb}
 	rdb, err := sql.Open(sqliteDriver, base+"&_query_only=1&_cache_size=-16384")
 	if err != nil {
@@ -105,6 +134,9 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 	s.writeView = ws
 	s.closeFn = func() error {
 		w.close()
+		close(stopCheckpoints)
+		<-checkpointsDone
+		cdb.Close()
 		ws.closeStmts()
 		s.closeStmts()
 		err1 := rdb.Close()

@@ -131,9 +131,9 @@ type Store interface {
 	// Claim records key until the given time; fresh is false when the key
 	// is already claimed and not yet expired (atomic across processes).
 	Claim(ctx context.Context, key string, until time.Time) (fresh bool, err error)
-	// TakeToken takes one token from the shared bucket key (refilled at
-	// rate per second up to burst); when empty it says how long to wait.
-	TakeToken(ctx context.Context, key string, rate float64, burst int) (ok bool, retryAfter time.Duration, err error)
+	// TakeToken takes n tokens from the shared bucket key (refilled at
+	// rate per second up to burst); when too few remain it says how long to wait.
+	TakeToken(ctx context.Context, key string, rate float64, burst, n int) (ok bool, retryAfter time.Duration, err error)
 	// Analyze refreshes the query planner's statistics (after bulk loads).
 	Analyze(ctx context.Context) error
 	// Ping checks that the database answers.

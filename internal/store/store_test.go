@@ -335,7 +335,7 @@ func TestClaimsAndBuckets(t *testing.T) {
 			if i%2 == 1 {
 				st = s2
 			}
-			ok, w, err := st.TakeToken(ctx, "app|pds", 1, 3)
+			ok, w, err := st.TakeToken(ctx, "app|pds", 1, 3, 1)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,10 +21,16 @@ var tableFor = map[search.Type]string{
 // walks by its value index); every other clause is a correlated EXISTS
 // checked per candidate through the rid index, so that a wide clause (a
 // date range, a boolean) is never materialised in full.
-func buildWhere(q *search.Query) (string, []any) {
+func buildWhere(d dialect, q *search.Query) (string, []any) {
 	var b strings.Builder
 	args := []any{q.Type}
-	b.WriteString("r.type = ? AND r.deleted = 0")
+	if len(q.Clauses) > 0 && d.noIndex != "" {
+		// A clause drives: keep SQLite from walking every resource of the
+		// type by the (type, ts) index instead.
+		b.WriteString(d.noIndex + "r.type = ? AND r.deleted = 0")
+	} else {
+		b.WriteString("r.type = ? AND r.deleted = 0")
+	}
 	clauses := append([]search.Clause(nil), q.Clauses...)
 	sort.SliceStable(clauses, func(i, j int) bool { return selectivity(clauses[i]) < selectivity(clauses[j]) })
 	for i, c := range clauses {

@@ -1,0 +1,213 @@
+package eps
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/openspine/openspine/internal/auth"
+	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/store"
+)
+
+// answerType keeps the answer to each applied message, keyed by its
+// X-Request-ID (and by the message's own identifier), written in the same
+// transaction as the change it answers: a retry is answered again, not
+// applied twice.
+const answerType = "_EPSAnswer"
+
+// maxBody bounds request bodies.
+const maxBody = 1 << 20
+
+type answer struct {
+	Status int             `json:"status"`
+	Body   json.RawMessage `json:"body"`
+	Hash   string          `json:"hash"`
+	At     time.Time       `json:"at"`
+}
+
+// request is one write in progress.
+type request struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	body []byte
+	doc  map[string]any
+	hash string
+	keys []string // answer keys to record
+}
+
+func (rq *request) ctx() context.Context { return rq.r.Context() }
+
+func hashOf(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// checkHeaders applies the contract's header rules: X-Request-ID is
+// mandatory and a UUID.
+func checkHeaders(r *http.Request) error {
+	id := r.Header.Get("X-Request-ID")
+	if id == "" {
+		return fhir.NewError(http.StatusBadRequest, fhir.CodeMissingValue, "Invalid request with error - X-Request-ID header must be supplied to access this resource")
+	}
+	if !ValidUUID(id) {
+		return fhir.NewError(http.StatusBadRequest, fhir.CodeInvalidValue, "Invalid value - '%s' in header 'X-Request-ID'", id)
+	}
+	return fhir.CheckAccept(r)
+}
+
+// begin reads a write: headers, media type, body. When the request's
+// X-Request-ID was already answered it answers again and returns nil.
+func (s *Service) begin(w http.ResponseWriter, r *http.Request) *request {
+	fail := func(err error) *request {
+		writeError(w, r, err)
+		return nil
+	}
+	if err := checkHeaders(r); err != nil {
+		return fail(err)
+	}
+	if err := fhir.CheckContentType(r, "application/fhir+json", "application/json"); err != nil {
+		return fail(err)
+	}
+	body, err := fhir.ReadBody(w, r, maxBody)
+	if err != nil {
+		return fail(err)
+	}
+	rq := &request{w: w, r: r, body: body, hash: hashOf(string(body))}
+	key := "req-" + hashOf(r.Method, r.URL.Path, r.Header.Get("X-Request-ID"))
+	if done, err := s.replay(rq, key, false); err != nil || done {
+		if err != nil {
+			return fail(err)
+		}
+		return nil
+	}
+	rq.keys = append(rq.keys, key)
+	v, err := fhir.DecodeValue(body)
+	if err != nil {
+		return fail(err)
+	}
+	doc, ok := v.(map[string]any)
+	if !ok {
+		return fail(fhir.Invalid("the body is not a JSON object"))
+	}
+	rq.doc = doc
+	return rq
+}
+
+// messageKey adds the message's own identifier as a de-duplication key; a
+// message already applied is answered again (done is true). The same
+// identifier on different content is refused.
+func (s *Service) messageKey(rq *request, kind, id string) (done bool, err error) {
+	if id == "" {
+		return false, nil
+	}
+	key := "msg-" + hashOf(kind, id)
+	done, err = s.replay(rq, key, true)
+	if err == nil && !done {
+		rq.keys = append(rq.keys, key)
+	}
+	return done, err
+}
+
+// replay answers with the recorded answer under key, if any.
+func (s *Service) replay(rq *request, key string, sameBody bool) (bool, error) {
+	rec, err := s.store.Read(rq.ctx(), answerType, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var a answer
+	if err := json.Unmarshal(rec.Body, &a); err != nil {
+		return false, err
+	}
+	if sameBody && a.Hash != rq.hash {
+		return false, fhir.NewError(http.StatusConflict, fhir.CodeDuplicate, "a different message with this identifier was already processed")
+	}
+	fhir.Write(rq.w, a.Status, a.Body)
+	return true, nil
+}
+
+// errConflict says a prescription changed between read and write: the
+// caller re-reads and tries again.
+var errConflict = errors.New("concurrent change")
+
+// commit applies changes with the answer recorded under the request's
+// keys, then sends the answer. A concurrent duplicate that committed first
+// is answered with its answer.
+func (s *Service) commit(rq *request, changes []store.Change, status int, body any) error {
+	raw := fhir.Marshal(body)
+	a := answer{Status: status, Body: raw, Hash: rq.hash, At: s.now()}
+	n := len(changes)
+	for _, k := range rq.keys {
+		k := k
+		changes = append(changes, store.Change{Op: store.Create, Type: answerType, ID: k,
+			Render: func(int64, time.Time) ([]byte, error) { return json.Marshal(a) }})
+	}
+	_, err := s.store.Apply(rq.ctx(), changes)
+	if err != nil {
+		var ce *store.ChangeError
+		var vc *store.VersionConflict
+		switch {
+		case errors.As(err, &ce) && ce.Index >= n && errors.Is(ce.Err, store.ErrExists):
+			if done, rerr := s.replay(rq, rq.keys[ce.Index-n], false); rerr == nil && done {
+				return nil
+			}
+			return errConflict
+		case errors.As(err, &vc):
+			return errConflict
+		case errors.As(err, &ce) && errors.Is(ce.Err, store.ErrExists):
+			return errExists
+		}
+		return s.eng.StoreError(err)
+	}
+	fhir.Write(rq.w, status, raw)
+	return nil
+}
+
+var errExists = errors.New("exists")
+
+// maxAttempts bounds re-reads after concurrent changes.
+const maxAttempts = 50
+
+// checkAction applies the policy to an action known only from the body
+// ($process-message); without an authenticated principal (no auth
+// middleware) everything is allowed.
+func checkAction(ctx context.Context, action string) error {
+	if auth.From(ctx) == nil {
+		return nil
+	}
+	return auth.Check(ctx, "eps", action)
+}
+
+// dispenser is the pharmacy acting: the organisation of the signed-in
+// user's role when authenticated, else the one the message names.
+func dispenser(ctx context.Context, named party) (party, error) {
+	p := auth.From(ctx)
+	if p == nil || p.OrgODS == "" {
+		if named.ODS == "" {
+			return named, fhir.Missing("the dispensing organisation (its ODS code) is missing")
+		}
+		return named, nil
+	}
+	if named.ODS != "" && named.ODS != p.OrgODS {
+		return named, auth.Forbidden("the message names organisation %s but the selected role belongs to %s", named.ODS, p.OrgODS)
+	}
+	named.ODS = p.OrgODS
+	if named.Role == "" {
+		named.Role = p.RoleProfileID
+	}
+	if named.User == "" {
+		named.User = p.UserID
+	}
+	return named, nil
+}

@@ -1,0 +1,93 @@
+package eps_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/openspine/openspine/internal/eps"
+	"github.com/openspine/openspine/internal/store/storetest"
+)
+
+// TestLifecycle: prepare, sign, send, nominated release, partial then full
+// dispense, claim, claim amendment; the released prescription verifies.
+func TestLifecycle(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		w := setup(t, b)
+		r := w.newRx(patNominated, 2)
+		bnd := w.bundle(r, eps.EventOrder)
+		digest, when, alg := w.prepare(bnd)
+		if len(digest) != 44 || alg != "ES256" || when == "" {
+			t.Fatalf("prepare: %s %s %s", digest, when, alg)
+		}
+		// The same message prepared again gives the same digest at the same time.
+		if d2, w2, _ := w.prepare(bnd); w2 == when && d2 != digest {
+			t.Fatal("prepare is not deterministic")
+		}
+		addSignature(bnd, signWith(r.role, digest), when)
+		res := w.do("POST", "/$process-message", bnd)
+		expect(t, res, 200, "")
+		if get(res.body, "issue", 0, "code") != "informational" {
+			t.Fatalf("order answer: %s", res.raw)
+		}
+		w.expectStatus(r, eps.StatusToBeDispensed, eps.ItemToBeDispensed, eps.ItemToBeDispensed)
+
+		// Nominated release by the patient's pharmacy (FA565): only it sees it.
+		expect(t, w.release("FX123", ""), 200, eps.CodeNoMorePrescriptions)
+		res = w.release("FA565", "")
+		expect(t, res, 200, "")
+		ps := passed(res)
+		if len(ps) != 1 || get(ps[0], "identifier", "value") != r.msg {
+			t.Fatalf("release: %s", res.raw)
+		}
+		w.expectStatus(r, eps.StatusWithDispenser, eps.ItemWithDispenser, eps.ItemWithDispenser)
+		expect(t, w.release("FA565", ""), 200, eps.CodeNoMorePrescriptions)
+
+		// The released prescription still verifies: its signed content is unchanged.
+		v := w.do("POST", "/$verify-signature", ps[0])
+		expect(t, v, 200, "")
+		if get(v.body, "parameter", 0, "part", 1, "resource", "issue", 0, "diagnostics") != "Signature is valid." {
+			t.Fatalf("verify: %s", v.raw)
+		}
+
+		// Partial dispense, then the rest.
+		ids := r.itemIDs()
+		expect(t, w.dispense(r, "FA565", eps.StatusWithDispenserActive, map[string]string{ids[0]: eps.ItemPartial, ids[1]: eps.ItemDispensed}), 200, "")
+		w.expectStatus(r, eps.StatusWithDispenserActive, eps.ItemPartial, eps.ItemDispensed)
+		expect(t, w.dispense(r, "FA565", eps.StatusDispensed, map[string]string{ids[0]: eps.ItemDispensed}), 200, "")
+		w.expectStatus(r, eps.StatusDispensed, eps.ItemDispensed, eps.ItemDispensed)
+
+		// Claim; a second claim needs to be an amendment.
+		expect(t, w.claim(r, "FX123", false), 400, eps.CodeWithAnotherDispenser)
+		expect(t, w.claim(r, "FA565", false), 200, "")
+		w.expectStatus(r, eps.StatusClaimed)
+		expect(t, w.claim(r, "FA565", false), 400, eps.CodeInvalidStateTransition)
+		expect(t, w.claim(r, "FA565", true), 200, "")
+		w.clock.Add(45 * 24 * 3600e9)
+		expect(t, w.claim(r, "FA565", true), 400, eps.CodeClaimAmendPeriod)
+
+		// The history tells the whole story.
+		var events []string
+		for _, e := range w.track(r)["extension"].([]any) {
+			events = append(events, get(e, "extension", 0, "valueCode").(string))
+		}
+		if got := strings.Join(events, ","); got != "created,released,dispense-notification,dispense-notification,claimed,claim-amended" {
+			t.Fatalf("history: %s", got)
+		}
+	})
+}
+
+// TestNotDispensed: a prescription none of whose items could be supplied
+// ends Not Dispensed, and is claimed.
+func TestNotDispensed(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		w := setup(t, b)
+		r := w.newRx(patNoNominee, 2)
+		w.prescribe(r)
+		expect(t, w.release("FQ442", r.short), 200, "")
+		expect(t, w.dispense(r, "FQ442", eps.StatusDispensed, all(r, eps.ItemNotDispensed)), 400, eps.CodeInvalidStateTransition)
+		expect(t, w.dispense(r, "FQ442", eps.StatusNotDispensed, all(r, eps.ItemNotDispensed)), 200, "")
+		w.expectStatus(r, eps.StatusNotDispensed, eps.ItemNotDispensed, eps.ItemNotDispensed)
+		expect(t, w.claim(r, "FQ442", false), 200, "")
+		w.expectStatus(r, eps.StatusClaimed)
+	})
+}

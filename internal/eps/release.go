@@ -1,0 +1,223 @@
+package eps
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/openspine/openspine/internal/audit"
+	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/search"
+	"github.com/openspine/openspine/internal/store"
+	"github.com/openspine/openspine/internal/trace"
+)
+
+// param returns the Parameters.parameter named name.
+func param(doc map[string]any, name string) map[string]any {
+	for _, p := range arr(doc, "parameter") {
+		if m, ok := p.(map[string]any); ok && m["name"] == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// handleRelease downloads prescriptions for the calling pharmacy: one by
+// its short-form id (group-identifier), or up to MaxRelease of those
+// nominated to it.
+func (s *Service) handleRelease(w http.ResponseWriter, r *http.Request) {
+	rq := s.begin(w, r)
+	if rq == nil {
+		return
+	}
+	if err := s.release(rq); err != nil {
+		writeError(w, r, err)
+	}
+}
+
+func (s *Service) release(rq *request) error {
+	doc := rq.doc
+	if str(doc, "resourceType") != "Parameters" {
+		return fhir.Invalid("a Parameters resource was expected").At("resourceType")
+	}
+	if st := str(param(doc, "status"), "valueCode"); st != "accepted" {
+		return fhir.Invalid("parameter status must be accepted, not %q", st).At("Parameters.parameter.where(name='status')")
+	}
+	owner := param(doc, "owner")
+	var d party
+	if org := obj(owner, "resource"); org != nil {
+		d.ODS = identifier(org["identifier"], SystemODS)
+		d.Name = str(org, "name")
+		if tel := arr(org, "telecom"); len(tel) > 0 {
+			d.Tel = str(tel[0], "value")
+		}
+	} else {
+		d.ODS = identifier(owner["valueIdentifier"], SystemODS)
+	}
+	if agent := obj(param(doc, "agent"), "resource"); agent != nil {
+		d.Role = identifier(agent["identifier"], SystemRole)
+		d.User = identifier(obj(agent, "practitioner")["identifier"], SystemUser)
+	}
+	d, err := dispenser(rq.ctx(), d)
+	if err != nil {
+		return err
+	}
+	d.ODS = strings.ToUpper(d.ODS)
+	if gi := param(doc, "group-identifier"); gi != nil {
+		short := identifier(gi["valueIdentifier"], SystemShortForm)
+		if err := checkShortForm(short, "Parameters.parameter.where(name='group-identifier')"); err != nil {
+			return err
+		}
+		return s.releaseOne(rq, short, d)
+	}
+	return s.releaseNominated(rq, d)
+}
+
+func (s *Service) releaseOne(rq *request, short string, d party) error {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		now := s.now()
+		p, err := s.loadFor(rq, short, "", "")
+		if err != nil {
+			return err
+		}
+		releaseID := trace.NewUUID()
+		is := p.current()
+		if err := is.release(d, releaseID, now); err != nil {
+			return err
+		}
+		p.record(event{At: now, Event: evReleased, Issue: is.Number, Status: is.Status, Items: is.itemStatuses(), Org: d.ODS, Role: d.Role, Message: releaseID})
+		err = s.commit(rq, []store.Change{p.change()}, http.StatusOK, releaseResponse(releaseID, now, []*prescription{p}))
+		if errors.Is(err, errConflict) {
+			continue
+		}
+		return err
+	}
+	return busy()
+}
+
+func (s *Service) releaseNominated(rq *request, d party) error {
+	ctx := rq.ctx()
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		now := s.now()
+		q, err := search.Parse(s.eng, prescriptionType, url.Values{
+			"nominated": {d.ODS}, "available": {"le" + now.Format("2006-01-02T15:04:05Z")},
+		}, false)
+		if err != nil {
+			return err
+		}
+		refs, err := s.store.Search(ctx, q, s.MaxRelease)
+		if err != nil {
+			return err
+		}
+		if len(refs) == 0 {
+			return s.commit(rq, nil, http.StatusOK, noMorePrescriptions())
+		}
+		for i := range refs {
+			refs[i].Version = 0
+		}
+		recs, err := s.fetchCurrent(rq, refs)
+		if err != nil {
+			return err
+		}
+		releaseID := trace.NewUUID()
+		var released []*prescription
+		var changes []store.Change
+		for _, p := range recs {
+			is := p.current()
+			if p.Nominated != d.ODS || is.release(d, releaseID, now) != nil {
+				continue // changed since the search; the next request sees the truth
+			}
+			audit.Patients(ctx, p.Patient)
+			p.record(event{At: now, Event: evReleased, Issue: is.Number, Status: is.Status, Items: is.itemStatuses(), Org: d.ODS, Role: d.Role, Message: releaseID})
+			released = append(released, p)
+			changes = append(changes, p.change())
+		}
+		if len(released) == 0 {
+			continue
+		}
+		err = s.commit(rq, changes, http.StatusOK, releaseResponse(releaseID, now, released))
+		if errors.Is(err, errConflict) {
+			continue
+		}
+		return err
+	}
+	return busy()
+}
+
+// fetchCurrent reads the current versions of refs.
+func (s *Service) fetchCurrent(rq *request, refs []store.Ref) ([]*prescription, error) {
+	var out []*prescription
+	for _, ref := range refs {
+		p, err := s.load(rq.ctx(), ref.ID)
+		if errors.Is(err, errNoPrescription) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func noMorePrescriptions() map[string]any {
+	_, oo := outcome(epsError(CodeNoMorePrescriptions, "no more prescriptions are waiting for this pharmacy"))
+	return oo
+}
+
+// releaseResponse is the contract's answer to a release: Parameters with
+// passedPrescriptions (a searchset Bundle of prescription-order Bundles)
+// and failedPrescriptions.
+func releaseResponse(releaseID string, now time.Time, ps []*prescription) map[string]any {
+	ts := now.Format("2006-01-02T15:04:05.000Z")
+	var entries []any
+	for _, p := range ps {
+		entries = append(entries, map[string]any{"fullUrl": "urn:uuid:" + p.ID, "resource": p.released(releaseID, ts)})
+	}
+	passed := map[string]any{"resourceType": "Bundle", "id": releaseID, "meta": map[string]any{"lastUpdated": ts},
+		"identifier": map[string]any{"system": SystemUUID, "value": releaseID}, "type": "searchset", "total": len(entries)}
+	if len(entries) > 0 {
+		passed["entry"] = entries
+	}
+	failedID := trace.NewUUID()
+	failed := map[string]any{"resourceType": "Bundle", "id": failedID, "meta": map[string]any{"lastUpdated": ts},
+		"identifier": map[string]any{"system": SystemUUID, "value": failedID}, "type": "searchset", "total": 0}
+	return map[string]any{"resourceType": "Parameters", "parameter": []any{
+		map[string]any{"name": "passedPrescriptions", "resource": passed},
+		map[string]any{"name": "failedPrescriptions", "resource": failed},
+	}}
+}
+
+// released is the signed order as a dispenser receives it: the
+// MessageHeader answers the release and, for repeat dispensing, says which
+// issue this is (Extension-EPS-RepeatInformation). The signed content
+// (the MedicationRequests) is unchanged, so the signature still verifies.
+func (p *prescription) released(releaseID, ts string) map[string]any {
+	v, err := fhir.DecodeValue(p.Order)
+	doc, _ := v.(map[string]any)
+	if err != nil || doc == nil {
+		return map[string]any{"resourceType": "Bundle", "type": "message"}
+	}
+	doc["meta"] = map[string]any{"lastUpdated": ts}
+	entries := arr(doc, "entry")
+	if len(entries) > 0 {
+		if h := obj(entries[0], "resource"); h != nil {
+			h["response"] = map[string]any{"identifier": releaseID, "code": "ok"}
+			if is := p.holding(); is != nil {
+				var exts []any
+				for _, e := range arr(h, "extension") {
+					if str(e, "url") != ExtRepeatInfo {
+						exts = append(exts, e)
+					}
+				}
+				h["extension"] = append(exts, map[string]any{"url": ExtRepeatInfo, "extension": []any{
+					map[string]any{"url": "numberOfRepeatsAllowed", "valueUnsignedInt": len(p.Issues)},
+					map[string]any{"url": "numberOfRepeatsIssued", "valueUnsignedInt": is.Number},
+				}})
+			}
+		}
+	}
+	return doc
+}

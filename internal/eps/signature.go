@@ -1,0 +1,307 @@
+package eps
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"math/big"
+	"net/http"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/openspine/openspine/internal/fhir"
+)
+
+// Signature algorithms a prescriber's key may use.
+const (
+	AlgES256 = "ES256"
+	AlgRS256 = "RS256"
+)
+
+// signatureTime is the format of the signing time ($prepare's timestamp,
+// Provenance.signature.when).
+const signatureTime = "2006-01-02T15:04:05+00:00"
+
+// digest is SHA-256 over the canonical form.
+func digest(canonical []byte) []byte {
+	d := sha256.Sum256(canonical)
+	return d[:]
+}
+
+// algorithmOf names the algorithm for a public key.
+func algorithmOf(k crypto.PublicKey) string {
+	switch k.(type) {
+	case *rsa.PublicKey:
+		return AlgRS256
+	}
+	return AlgES256
+}
+
+var errBadSignature = errors.New("signature does not verify")
+
+// verifySignature checks data (Provenance.signature.data: base64 of a
+// compact JWS whose payload is the base64 digest, or of a raw signature
+// over the digest) against any of keys.
+func verifySignature(data string, dig []byte, keys []crypto.PublicKey) error {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(data))
+	if err != nil {
+		if raw, err = base64.RawURLEncoding.DecodeString(strings.TrimSpace(data)); err != nil {
+			return errBadSignature
+		}
+	}
+	want := base64.StdEncoding.EncodeToString(dig)
+	if compactJWS(raw) {
+		jws, err := jose.ParseSigned(string(raw), []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256})
+		if err != nil {
+			return errBadSignature
+		}
+		for _, k := range keys {
+			payload, err := jws.Verify(k)
+			if err != nil {
+				continue
+			}
+			if string(payload) == want || bytes.Equal(payload, dig) {
+				return nil
+			}
+			return errBadSignature // a valid signature over something else
+		}
+		return errBadSignature
+	}
+	for _, k := range keys {
+		switch pk := k.(type) {
+		case *ecdsa.PublicKey:
+			if len(raw) == 64 {
+				r, s := new(big.Int).SetBytes(raw[:32]), new(big.Int).SetBytes(raw[32:])
+				if ecdsa.Verify(pk, dig, r, s) {
+					return nil
+				}
+			} else if ecdsa.VerifyASN1(pk, dig, raw) {
+				return nil
+			}
+		case *rsa.PublicKey:
+			if rsa.VerifyPKCS1v15(pk, crypto.SHA256, dig, raw) == nil || rsa.VerifyPSS(pk, crypto.SHA256, dig, raw, nil) == nil {
+				return nil
+			}
+		}
+	}
+	return errBadSignature
+}
+
+// compactJWS reports whether b looks like a compact JWS (three base64url parts).
+func compactJWS(b []byte) bool {
+	if bytes.Count(b, []byte{'.'}) != 2 {
+		return false
+	}
+	for _, c := range b {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func invalidSignature(format string, args ...any) error {
+	return fhir.Invalid(format, args...).At("Provenance.signature.data")
+}
+
+// checkSignature verifies the order's signature by the prescriber.
+func (s *Service) checkSignature(o *order, pr *Prescriber) error {
+	sig := o.Signature
+	if sig == nil || str(sig, "data") == "" {
+		return epsError(CodeMissingSignature, "the prescription has no signature (Provenance.signature.data)")
+	}
+	if who := str(obj(sig, "who"), "reference"); who != "" && who != str(obj(o.MRs[0], "requester"), "reference") {
+		return invalidSignature("Signature is invalid: the signer is not the prescription's requester")
+	}
+	when := str(sig, "when")
+	t, ok := dateTime(when)
+	if !ok {
+		return fhir.Invalid("Provenance.signature.when must be the signing time from $prepare").At("Provenance.signature.when")
+	}
+	if t.After(s.now().Add(5 * time.Minute)) {
+		return invalidSignature("Signature is invalid: it is dated in the future")
+	}
+	if len(pr.Keys) == 0 {
+		return invalidSignature("Signature is invalid: no signing key is registered for role %s", pr.RoleProfileID)
+	}
+	if err := verifySignature(str(sig, "data"), digest(o.canonical(when)), pr.Keys); err != nil {
+		return invalidSignature("Signature is invalid.")
+	}
+	return nil
+}
+
+// prescriber looks the order's prescriber up in the directory and checks
+// that the role exists, is active, belongs to the organisation named and
+// may prescribe.
+func (s *Service) prescriber(ctx context.Context, o *order) (*Prescriber, error) {
+	pr, err := s.keys.Prescriber(ctx, o.Prescriber.Role)
+	if err != nil {
+		return nil, err
+	}
+	if pr == nil {
+		return nil, fhir.NewError(http.StatusBadRequest, fhir.CodeResourceNotFound, "practitioner role %s is not in the directory", o.Prescriber.Role).At("PractitionerRole.identifier")
+	}
+	if !pr.Active {
+		return nil, fhir.NewError(http.StatusForbidden, fhir.CodeAccessDenied, "practitioner role %s is not active", pr.RoleProfileID)
+	}
+	if pr.OrgODS != "" && !strings.EqualFold(pr.OrgODS, o.Prescriber.ODS) {
+		return nil, fhir.Invalid("practitioner role %s belongs to %s, not %s", pr.RoleProfileID, pr.OrgODS, o.Prescriber.ODS).At("PractitionerRole.organization")
+	}
+	if o.Prescriber.User != "" && pr.UserID != "" && pr.UserID != o.Prescriber.User {
+		return nil, fhir.Invalid("practitioner role %s is not held by user %s", pr.RoleProfileID, o.Prescriber.User).At("Practitioner.identifier")
+	}
+	if !prescribingRoles[pr.JobRole] {
+		return nil, fhir.NewError(http.StatusForbidden, fhir.CodeAccessDenied, "job role %s may not prescribe", pr.JobRole)
+	}
+	return pr, nil
+}
+
+// prescribingRoles are the SDS job roles that can hold prescribing
+// rights (which activities the selected role carries is the policy's
+// concern, checked on the access token).
+var prescribingRoles = map[string]bool{
+	"R8000": true, // Clinical Practitioner
+	"R8001": true, // Nurse
+	"R8002": true, // Nurse Manager
+	"R8003": true, // Health Professional
+	"R1290": true, // Pharmacist
+	"R9804": true, // Clinical Pharmacist
+}
+
+// handlePrepare answers what the prescriber must sign.
+func (s *Service) handlePrepare(w http.ResponseWriter, r *http.Request) {
+	err := func() error {
+		if err := checkHeaders(r); err != nil {
+			return err
+		}
+		if err := fhir.CheckContentType(r, "application/fhir+json", "application/json"); err != nil {
+			return err
+		}
+		body, err := fhir.ReadBody(w, r, maxBody)
+		if err != nil {
+			return err
+		}
+		v, err := fhir.DecodeValue(body)
+		if err != nil {
+			return err
+		}
+		doc, _ := v.(map[string]any)
+		b, err := parseBundle(doc)
+		if err != nil {
+			return err
+		}
+		if ev := b.event(); ev != EventOrder {
+			return fhir.Invalid("$prepare takes a prescription-order message, not %q", ev).At("MessageHeader.eventCoding")
+		}
+		o, err := parseOrder(b, false)
+		if err != nil {
+			return err
+		}
+		if err := s.checkPrescriberIsCaller(r.Context(), o); err != nil {
+			return err
+		}
+		pr, err := s.prescriber(r.Context(), o)
+		if err != nil {
+			return err
+		}
+		alg := AlgES256
+		if len(pr.Keys) > 0 {
+			alg = algorithmOf(pr.Keys[0])
+		}
+		when := s.now().Format(signatureTime)
+		d := base64.StdEncoding.EncodeToString(digest(o.canonical(when)))
+		fhir.WriteResource(w, http.StatusOK, map[string]any{"resourceType": "Parameters", "parameter": []any{
+			map[string]any{"name": "digest", "valueString": d},
+			map[string]any{"name": "timestamp", "valueString": when},
+			map[string]any{"name": "algorithm", "valueString": alg},
+		}})
+		return nil
+	}()
+	if err != nil {
+		writeError(w, r, err)
+	}
+}
+
+// handleVerifySignature verifies the signatures of prescription-order
+// messages: one message Bundle, or a Bundle of them (as released).
+func (s *Service) handleVerifySignature(w http.ResponseWriter, r *http.Request) {
+	err := func() error {
+		if err := checkHeaders(r); err != nil {
+			return err
+		}
+		if err := fhir.CheckContentType(r, "application/fhir+json", "application/json"); err != nil {
+			return err
+		}
+		body, err := fhir.ReadBody(w, r, 8*maxBody)
+		if err != nil {
+			return err
+		}
+		v, err := fhir.DecodeValue(body)
+		if err != nil {
+			return err
+		}
+		doc, _ := v.(map[string]any)
+		if str(doc, "resourceType") != "Bundle" {
+			return fhir.Invalid("a Bundle was expected").At("resourceType")
+		}
+		var msgs []map[string]any
+		if str(doc, "type") == "message" {
+			msgs = append(msgs, doc)
+		} else {
+			for _, e := range arr(doc, "entry") {
+				if res := obj(e, "resource"); str(res, "resourceType") == "Bundle" {
+					msgs = append(msgs, res)
+				}
+			}
+		}
+		if len(msgs) == 0 {
+			return fhir.Missing("no prescription-order message to verify")
+		}
+		var params []any
+		for _, m := range msgs {
+			params = append(params, map[string]any{"name": "result", "part": []any{
+				map[string]any{"name": "messageIdentifier", "valueIdentifier": map[string]any{"system": SystemUUID, "value": orDash(str(obj(m, "identifier"), "value"))}},
+				map[string]any{"name": "result", "resource": s.verifyOne(r.Context(), m)},
+			}})
+		}
+		fhir.WriteResource(w, http.StatusOK, map[string]any{"resourceType": "Parameters", "parameter": params})
+		return nil
+	}()
+	if err != nil {
+		writeError(w, r, err)
+	}
+}
+
+func (s *Service) verifyOne(ctx context.Context, m map[string]any) map[string]any {
+	err := func() error {
+		b, err := parseBundle(m)
+		if err != nil {
+			return err
+		}
+		o, err := parseOrder(b, false)
+		if err != nil {
+			return err
+		}
+		pr, err := s.keys.Prescriber(ctx, o.Prescriber.Role)
+		if err != nil {
+			return err
+		}
+		if pr == nil {
+			return invalidSignature("Signature is invalid: practitioner role %s is unknown", o.Prescriber.Role)
+		}
+		return s.checkSignature(o, pr)
+	}()
+	if err != nil {
+		_, oo := outcome(err)
+		return oo
+	}
+	return map[string]any{"resourceType": "OperationOutcome", "issue": []any{map[string]any{
+		"severity": "information", "code": "informational", "diagnostics": "Signature is valid."}}}
+}

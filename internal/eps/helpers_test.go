@@ -369,11 +369,11 @@ func (w *world) bundle(r *rx, event string) map[string]any {
 			"resourceType": "MedicationRequest",
 			"identifier":   []any{map[string]any{"system": eps.SystemItem, "value": it.id}},
 			"status":       status, "intent": "order",
-			"category": []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category", "code": "community"}}}},
+			"category":                  []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category", "code": "community"}}}},
 			"medicationCodeableConcept": map[string]any{"coding": []any{map[string]any{"system": "http://snomed.info/sct", "code": it.code, "display": it.display}}},
-			"subject":    map[string]any{"reference": patURL},
-			"authoredOn": w.now().Format(time.RFC3339),
-			"requester":  map[string]any{"reference": roleURL},
+			"subject":                   map[string]any{"reference": patURL},
+			"authoredOn":                w.now().Format(time.RFC3339),
+			"requester":                 map[string]any{"reference": roleURL},
 			"groupIdentifier": map[string]any{
 				"extension": []any{map[string]any{"url": eps.ExtPrescriptionID, "valueIdentifier": map[string]any{"system": eps.SystemLongForm, "value": r.long}}},
 				"system":    eps.SystemShortForm, "value": r.short},
@@ -549,12 +549,12 @@ func (w *world) dispenseBody(r *rx, ods, status string, items map[string]string)
 			continue
 		}
 		entries = append(entries, map[string]any{"fullUrl": "urn:uuid:" + trace.NewUUID(), "resource": map[string]any{
-			"resourceType": "MedicationDispense",
-			"extension": []any{map[string]any{"url": eps.ExtBusinessStatus, "valueCoding": map[string]any{"system": eps.SystemBusinessStatus, "code": status}}},
-			"identifier": []any{map[string]any{"system": "https://fhir.nhs.uk/Id/prescription-dispense-item-number", "value": trace.NewUUID()}},
-			"status":     "completed",
+			"resourceType":              "MedicationDispense",
+			"extension":                 []any{map[string]any{"url": eps.ExtBusinessStatus, "valueCoding": map[string]any{"system": eps.SystemBusinessStatus, "code": status}}},
+			"identifier":                []any{map[string]any{"system": "https://fhir.nhs.uk/Id/prescription-dispense-item-number", "value": trace.NewUUID()}},
+			"status":                    "completed",
 			"medicationCodeableConcept": map[string]any{"coding": []any{map[string]any{"system": "http://snomed.info/sct", "code": it.code, "display": it.display}}},
-			"subject": map[string]any{"type": "Patient", "identifier": map[string]any{"system": eps.SystemNHSNumber, "value": r.patient}},
+			"subject":                   map[string]any{"type": "Patient", "identifier": map[string]any{"system": eps.SystemNHSNumber, "value": r.patient}},
 			"authorizingPrescription": []any{map[string]any{
 				"extension": []any{map[string]any{"url": eps.ExtGroupID, "extension": []any{
 					map[string]any{"url": "shortForm", "valueIdentifier": map[string]any{"system": eps.SystemShortForm, "value": r.short}},
@@ -597,8 +597,8 @@ func taskBody(r *rx, ods, status, focus string) map[string]any {
 			map[string]any{"resourceType": "PractitionerRole", "id": "requester", "organization": map[string]any{"reference": "#organisation"}},
 			map[string]any{"resourceType": "Organization", "id": "organisation", "identifier": []any{map[string]any{"system": eps.SystemODS, "value": ods}}},
 		},
-		"identifier":      []any{map[string]any{"system": eps.SystemUUID, "value": trace.NewUUID()}},
-		"status":          status, "intent": "order",
+		"identifier": []any{map[string]any{"system": eps.SystemUUID, "value": trace.NewUUID()}},
+		"status":     status, "intent": "order",
 		"groupIdentifier": map[string]any{"system": eps.SystemShortForm, "value": r.short},
 		"code":            map[string]any{"coding": []any{map[string]any{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": code}}},
 		"for":             map[string]any{"identifier": map[string]any{"system": eps.SystemNHSNumber, "value": r.patient}},
@@ -635,9 +635,9 @@ func claimBody(r *rx, ods string, amend bool) map[string]any {
 	c := map[string]any{"resourceType": "Claim", "id": trace.NewUUID(),
 		"identifier": []any{map[string]any{"system": eps.SystemUUID, "value": trace.NewUUID()}},
 		"status":     "active", "use": "claim",
-		"type":       map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "pharmacy"}}},
-		"patient":    map[string]any{"identifier": map[string]any{"system": eps.SystemNHSNumber, "value": r.patient}},
-		"created":    time.Now().UTC().Format(time.RFC3339),
+		"type":    map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "pharmacy"}}},
+		"patient": map[string]any{"identifier": map[string]any{"system": eps.SystemNHSNumber, "value": r.patient}},
+		"created": time.Now().UTC().Format(time.RFC3339),
 		"prescription": map[string]any{"extension": []any{map[string]any{"url": eps.ExtGroupID, "extension": []any{
 			map[string]any{"url": "shortForm", "valueIdentifier": map[string]any{"system": eps.SystemShortForm, "value": r.short}},
 			map[string]any{"url": "UUID", "valueIdentifier": map[string]any{"system": eps.SystemLongForm, "value": r.long}},

@@ -337,7 +337,7 @@ func (w *world) bundle(r *rx, event string) map[string]any {
 		r.msg = trace.NewUUID()
 	}
 	s := loadSigners()[r.role]
-	user, job := "", "R8000"
+	user, job := "555021935000", "R8000"
 	if s != nil {
 		user, job = s.user, s.job
 	}
@@ -732,4 +732,10 @@ func (w *world) issues(r *rx) []string {
 		out = append(out, get(o, "type", "coding", 0, "code").(string))
 	}
 	return out
+}
+
+func jsonNumber(s string) json.Number { return json.Number(s) }
+
+func contextWithTimeout(t *testing.T, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(t.Context(), d)
 }

@@ -115,23 +115,35 @@ func TestOrderRefusals(t *testing.T) {
 			status int
 			code   string
 		}{
-			"no items":         {func(r *rx, b map[string]any) { b["entry"] = []any{b["entry"].([]any)[0]} }, 400, eps.CodeInvalidItemCount},
-			"five items":       {func(r *rx, b map[string]any) {}, 400, eps.CodeInvalidItemCount},
-			"duplicate item":   {func(r *rx, b map[string]any) { mrs(b)[1]["identifier"] = mrs(b)[0]["identifier"] }, 400, eps.CodeDuplicateItemID},
-			"not dm+d":         {func(r *rx, b map[string]any) { mrs(b)[0]["medicationCodeableConcept"] = cc("http://example.org/drugs", "123456", "X") }, 400, fhir.CodeMissingValue},
-			"bad dm+d code":    {func(r *rx, b map[string]any) { mrs(b)[0]["medicationCodeableConcept"] = cc(eps.SystemSNOMED, "paracetamol", "X") }, 400, fhir.CodeInvalidValue},
-			"no display":       {func(r *rx, b map[string]any) { mrs(b)[0]["medicationCodeableConcept"] = cc(eps.SystemDMD, "322237000", "") }, 400, fhir.CodeMissingValue},
-			"no dosage":        {func(r *rx, b map[string]any) { delete(mrs(b)[0], "dosageInstruction") }, 400, fhir.CodeMissingValue},
-			"no quantity":      {func(r *rx, b map[string]any) { delete(mrs(b)[0]["dispenseRequest"].(map[string]any), "quantity") }, 400, fhir.CodeInvalidValue},
-			"no site type":     {func(r *rx, b map[string]any) { delete(mrs(b)[0]["dispenseRequest"].(map[string]any), "extension") }, 400, fhir.CodeMissingValue},
-			"status":           {func(r *rx, b map[string]any) { mrs(b)[0]["status"] = "draft" }, 400, fhir.CodeInvalidValue},
-			"two patients":     {func(r *rx, b map[string]any) { mrs(b)[1]["subject"] = map[string]any{"reference": "urn:uuid:x"} }, 400, fhir.CodeInvalidValue},
-			"bad NHS number":   {func(r *rx, b map[string]any) { patientOf(b)["identifier"] = []any{map[string]any{"system": eps.SystemNHSNumber, "value": "9000000008"}} }, 400, fhir.CodeInvalidResourceID},
-			"no header first":  {func(r *rx, b map[string]any) { e := b["entry"].([]any); e[0], e[1] = e[1], e[0] }, 400, eps.CodeInvalidMessage},
-			"unknown event":    {func(r *rx, b map[string]any) { b["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)["eventCoding"] = map[string]any{"code": "nonsense"} }, 400, fhir.CodeInvalidValue},
-			"not a message":    {func(r *rx, b map[string]any) { b["type"] = "collection" }, 400, fhir.CodeInvalidValue},
-			"no message id":    {func(r *rx, b map[string]any) { delete(b, "identifier") }, 400, fhir.CodeMissingValue},
-			"therapy mismatch": {func(r *rx, b map[string]any) { mrs(b)[1]["courseOfTherapyType"] = cc("http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy", "continuous", "") }, 400, fhir.CodeInvalidValue},
+			"no items":       {func(r *rx, b map[string]any) { b["entry"] = []any{b["entry"].([]any)[0]} }, 400, eps.CodeInvalidItemCount},
+			"five items":     {func(r *rx, b map[string]any) {}, 400, eps.CodeInvalidItemCount},
+			"duplicate item": {func(r *rx, b map[string]any) { mrs(b)[1]["identifier"] = mrs(b)[0]["identifier"] }, 400, eps.CodeDuplicateItemID},
+			"not dm+d": {func(r *rx, b map[string]any) {
+				mrs(b)[0]["medicationCodeableConcept"] = cc("http://example.org/drugs", "123456", "X")
+			}, 400, fhir.CodeMissingValue},
+			"bad dm+d code": {func(r *rx, b map[string]any) {
+				mrs(b)[0]["medicationCodeableConcept"] = cc(eps.SystemSNOMED, "paracetamol", "X")
+			}, 400, fhir.CodeInvalidValue},
+			"no display": {func(r *rx, b map[string]any) {
+				mrs(b)[0]["medicationCodeableConcept"] = cc(eps.SystemDMD, "322237000", "")
+			}, 400, fhir.CodeMissingValue},
+			"no dosage":    {func(r *rx, b map[string]any) { delete(mrs(b)[0], "dosageInstruction") }, 400, fhir.CodeMissingValue},
+			"no quantity":  {func(r *rx, b map[string]any) { delete(mrs(b)[0]["dispenseRequest"].(map[string]any), "quantity") }, 400, fhir.CodeInvalidValue},
+			"no site type": {func(r *rx, b map[string]any) { delete(mrs(b)[0]["dispenseRequest"].(map[string]any), "extension") }, 400, fhir.CodeMissingValue},
+			"status":       {func(r *rx, b map[string]any) { mrs(b)[0]["status"] = "draft" }, 400, fhir.CodeInvalidValue},
+			"two patients": {func(r *rx, b map[string]any) { mrs(b)[1]["subject"] = map[string]any{"reference": "urn:uuid:x"} }, 400, fhir.CodeInvalidValue},
+			"bad NHS number": {func(r *rx, b map[string]any) {
+				patientOf(b)["identifier"] = []any{map[string]any{"system": eps.SystemNHSNumber, "value": "9000000008"}}
+			}, 400, fhir.CodeInvalidResourceID},
+			"no header first": {func(r *rx, b map[string]any) { e := b["entry"].([]any); e[0], e[1] = e[1], e[0] }, 400, eps.CodeInvalidMessage},
+			"unknown event": {func(r *rx, b map[string]any) {
+				b["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)["eventCoding"] = map[string]any{"code": "nonsense"}
+			}, 400, fhir.CodeInvalidValue},
+			"not a message": {func(r *rx, b map[string]any) { b["type"] = "collection" }, 400, fhir.CodeInvalidValue},
+			"no message id": {func(r *rx, b map[string]any) { delete(b, "identifier") }, 400, fhir.CodeMissingValue},
+			"therapy mismatch": {func(r *rx, b map[string]any) {
+				mrs(b)[1]["courseOfTherapyType"] = cc("http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy", "continuous", "")
+			}, 400, fhir.CodeInvalidValue},
 		} {
 			r := w.newRx(patNominated, 2)
 			if name == "five items" {

@@ -30,6 +30,9 @@ func (s *Service) processCancel(rq *request, b *bundle) error {
 		return err
 	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
+		if done, err := s.replayed(rq, attempt); err != nil || done {
+			return err
+		}
 		now := s.now()
 		p, err := s.loadShort(ctx, o.ShortForm)
 		if errors.Is(err, errNoPrescription) || (err == nil && ((o.LongForm != "" && p.ID != o.LongForm) || p.Patient != o.NHS)) {

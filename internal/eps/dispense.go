@@ -138,6 +138,9 @@ func (s *Service) processDispense(rq *request, b *bundle) error {
 		return err
 	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
+		if done, err := s.replayed(rq, attempt); err != nil || done {
+			return err
+		}
 		now := s.now()
 		p, err := s.loadFor(rq, n.ShortForm, n.LongForm, n.NHS)
 		if err != nil {

@@ -137,36 +137,64 @@ func (s *Service) replay(rq *request, key string, sameBody bool) (bool, error) {
 	return true, nil
 }
 
+// replayed answers with the answer of a concurrent duplicate of this
+// request that committed while it was being retried.
+func (s *Service) replayed(rq *request, attempt int) (bool, error) {
+	if attempt == 0 {
+		return false, nil
+	}
+	for _, k := range rq.keys {
+		if done, err := s.replay(rq, k, false); err != nil || done {
+			return done, err
+		}
+	}
+	return false, nil
+}
+
+// refuse answers a refused write, unless a concurrent duplicate of it
+// (same X-Request-ID or message id) committed meanwhile: then that answer.
+func (s *Service) refuse(rq *request, err error) {
+	if done, rerr := s.replayed(rq, 1); rerr == nil && done {
+		return
+	}
+	writeError(rq.w, rq.r, err)
+}
+
 // errConflict says a prescription changed between read and write: the
 // caller re-reads and tries again.
 var errConflict = errors.New("concurrent change")
 
 // commit applies changes with the answer recorded under the request's
 // keys, then sends the answer. A concurrent duplicate that committed first
-// is answered with its answer.
+// is answered with its answer. The answer records go first, so that a
+// duplicate fails on them before anything else.
 func (s *Service) commit(rq *request, changes []store.Change, status int, body any) error {
 	raw := fhir.Marshal(body)
 	a := answer{Status: status, Body: raw, Hash: rq.hash, At: s.now()}
-	n := len(changes)
+	all := make([]store.Change, 0, len(rq.keys)+len(changes))
 	for _, k := range rq.keys {
-		k := k
-		changes = append(changes, store.Change{Op: store.Create, Type: answerType, ID: k,
+		all = append(all, store.Change{Op: store.Create, Type: answerType, ID: k,
 			Render: func(int64, time.Time) ([]byte, error) { return json.Marshal(a) }})
 	}
-	_, err := s.store.Apply(rq.ctx(), changes)
+	all = append(all, changes...)
+	_, err := s.store.Apply(rq.ctx(), all)
 	if err != nil {
 		var ce *store.ChangeError
 		var vc *store.VersionConflict
 		switch {
-		case errors.As(err, &ce) && ce.Index >= n && errors.Is(ce.Err, store.ErrExists):
-			if done, rerr := s.replay(rq, rq.keys[ce.Index-n], false); rerr == nil && done {
-				return nil
+		case errors.As(err, &ce) && errors.Is(ce.Err, store.ErrExists):
+			// A concurrent duplicate committed first: answer as it was answered.
+			for _, k := range rq.keys {
+				if done, rerr := s.replay(rq, k, false); rerr == nil && done {
+					return nil
+				}
+			}
+			if ce.Index >= len(rq.keys) {
+				return errExists
 			}
 			return errConflict
 		case errors.As(err, &vc):
 			return errConflict
-		case errors.As(err, &ce) && errors.Is(ce.Err, store.ErrExists):
-			return errExists
 		}
 		return s.eng.StoreError(err)
 	}

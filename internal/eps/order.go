@@ -21,7 +21,7 @@ func (s *Service) handleProcessMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.processMessage(rq); err != nil {
-		writeError(w, r, err)
+		s.refuse(rq, err)
 	}
 }
 

@@ -33,7 +33,7 @@ func (s *Service) handleRelease(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.release(rq); err != nil {
-		writeError(w, r, err)
+		s.refuse(rq, err)
 	}
 }
 
@@ -77,6 +77,9 @@ func (s *Service) release(rq *request) error {
 
 func (s *Service) releaseOne(rq *request, short string, d party) error {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
+		if done, err := s.replayed(rq, attempt); err != nil || done {
+			return err
+		}
 		now := s.now()
 		p, err := s.loadFor(rq, short, "", "")
 		if err != nil {
@@ -100,6 +103,9 @@ func (s *Service) releaseOne(rq *request, short string, d party) error {
 func (s *Service) releaseNominated(rq *request, d party) error {
 	ctx := rq.ctx()
 	for attempt := 0; attempt < maxAttempts; attempt++ {
+		if done, err := s.replayed(rq, attempt); err != nil || done {
+			return err
+		}
 		now := s.now()
 		q, err := search.Parse(s.eng, prescriptionType, url.Values{
 			"nominated": {d.ODS}, "available": {"le" + now.Format("2006-01-02T15:04:05Z")},

@@ -272,11 +272,10 @@ type itemUpdate struct {
 // dispense applies a dispense notification: the prescription's new status
 // (0003, 0006 or 0007, the statuses a dispenser may set) and its items'.
 func (is *issue) dispense(d party, dnID string, target string, updates []itemUpdate, now time.Time) error {
-	if withDispenser(is.Status) {
-		if err := is.checkDispenser(d); err != nil {
-			return err
-		}
-	} else {
+	if err := is.checkDispenser(d); err != nil {
+		return err
+	}
+	if !withDispenser(is.Status) {
 		return refuse(is, "dispense")
 	}
 	switch target {

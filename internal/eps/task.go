@@ -25,7 +25,7 @@ func (s *Service) handleTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.task(rq); err != nil {
-		writeError(w, r, err)
+		s.refuse(rq, err)
 	}
 }
 
@@ -108,6 +108,9 @@ func (s *Service) task(rq *request) error {
 	}
 	focus := identifier(obj(t, "focus")["identifier"], SystemUUID)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
+		if done, err := s.replayed(rq, attempt); err != nil || done {
+			return err
+		}
 		now := s.now()
 		p, err := s.loadFor(rq, short, "", nhs)
 		if err != nil {
@@ -187,7 +190,7 @@ func (s *Service) handleClaim(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.claim(rq); err != nil {
-		writeError(w, r, err)
+		s.refuse(rq, err)
 	}
 }
 
@@ -227,6 +230,9 @@ func (s *Service) claim(rq *request) error {
 		}
 	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
+		if done, err := s.replayed(rq, attempt); err != nil || done {
+			return err
+		}
 		now := s.now()
 		p, err := s.loadFor(rq, short, long, nhs)
 		if err != nil {

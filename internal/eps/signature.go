@@ -305,3 +305,5 @@ func (s *Service) verifyOne(ctx context.Context, m map[string]any) map[string]an
 	return map[string]any{"resourceType": "OperationOutcome", "issue": []any{map[string]any{
 		"severity": "information", "code": "informational", "diagnostics": "Signature is valid."}}}
 }
+
+func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -179,7 +179,8 @@ func (b *bundle) ofType(typ string) []map[string]any {
 	return out
 }
 
-// resolve finds the entry a Reference points at (by fullUrl, or Type/id).
+// resolve finds the entry a Reference points at: by fullUrl, or as
+// Type/id (relative, or the end of an absolute fullUrl).
 func (b *bundle) resolve(ref any, typ string) map[string]any {
 	r := str(ref, "reference")
 	if r == "" {
@@ -192,7 +193,7 @@ func (b *bundle) resolve(ref any, typ string) map[string]any {
 		if e.fullURL == r {
 			return e.res
 		}
-		if id := str(e.res, "id"); id != "" && (r == typ+"/"+id || strings.HasSuffix(e.fullURL, "/"+typ+"/"+id) && strings.HasSuffix(r, typ+"/"+id)) {
+		if id := str(e.res, "id"); id != "" && (r == typ+"/"+id || strings.HasSuffix(r, "/"+typ+"/"+id)) {
 			return e.res
 		}
 	}

@@ -197,15 +197,23 @@ func (p *prescription) afterCompletion(is *issue, now time.Time) {
 	if is.Status != StatusDispensed && is.Status != StatusNotDispensed {
 		return
 	}
+	if p.openNext(is, now) {
+		is.Notifications[len(is.Notifications)-1].ActivatedNext = true
+	}
+}
+
+// openNext makes the issue after is available (to be dispensed), when it
+// is a future instance still within its validity.
+func (p *prescription) openNext(is *issue, now time.Time) bool {
 	nx := p.next(is)
-	if nx == nil || nx.Status != StatusRepeatFuture {
-		return
+	if nx == nil || nx.Status != StatusRepeatFuture || !now.Before(nx.Expires) {
+		return false
 	}
 	nx.Status = StatusToBeDispensed
 	nx.NotBefore = time.Time{}
-	if p.SupplyDays > 7 {
+	if p.SupplyDays > 7 && is.Status != StatusExpired {
 		nx.NotBefore = now.AddDate(0, 0, p.SupplyDays-7)
 	}
-	is.Notifications[len(is.Notifications)-1].ActivatedNext = true
 	p.record(event{At: now, Event: evIssueOpened, Issue: nx.Number, Status: nx.Status, Items: nx.itemStatuses()})
+	return true
 }

@@ -335,6 +335,10 @@ func TestExpiry(t *testing.T) {
 		erd := w.newRx(patNoNominee, 1)
 		erd.course, erd.repeats = "continuous-repeat-dispensing", 3
 		w.prescribe(erd)
+		cd4 := w.newRx(patNoNominee, 1) // repeat dispensing of a Schedule 4 drug: each issue 28 days
+		cd4.course, cd4.repeats = "continuous-repeat-dispensing", 1
+		cd4.items[0].schedule = "CD4-1"
+		w.prescribe(cd4)
 
 		if n, err := w.svc.Expire(t.Context(), now.AddDate(0, 0, 9)); err != nil || n != 0 {
 			t.Fatalf("day 9: %d %v", n, err)
@@ -343,10 +347,13 @@ func TestExpiry(t *testing.T) {
 			t.Fatalf("day 12: %d %v", n, err)
 		}
 		w.expectStatus(short, eps.StatusExpired, eps.ItemExpired)
-		if n, err := w.svc.Expire(t.Context(), now.AddDate(0, 0, 29)); err != nil || n != 1 {
+		if n, err := w.svc.Expire(t.Context(), now.AddDate(0, 0, 29)); err != nil || n != 2 {
 			t.Fatalf("day 29: %d %v", n, err)
 		}
 		w.expectStatus(cd, eps.StatusExpired)
+		if got := strings.Join(w.issues(cd4), ","); got != "0004,0001" {
+			t.Fatalf("repeat dispensing of a Schedule 4 drug after 28 days: %s", got)
+		}
 		w.expectStatus(r, eps.StatusToBeDispensed)
 		if n, err := w.svc.Expire(t.Context(), now.AddDate(0, 6, 1)); err != nil || n != 2 {
 			t.Fatalf("month 6: %d %v", n, err)
@@ -355,7 +362,7 @@ func TestExpiry(t *testing.T) {
 		w.expectStatus(held, eps.StatusExpired, eps.ItemExpired)
 		expect(t, w.release("FA565", r.short), 400, eps.CodePrescriptionExpired)
 		expect(t, w.dispense(held, "FQ442", eps.StatusDispensed, all(held, eps.ItemDispensed)), 400, eps.CodePrescriptionExpired)
-		if n, err := w.svc.Expire(t.Context(), now.AddDate(1, 0, 1)); err != nil || n != 1 {
+		if n, err := w.svc.Expire(t.Context(), now.AddDate(1, 0, 1)); err != nil || n != 2 {
 			t.Fatalf("year 1: %d %v", n, err)
 		}
 		if got := strings.Join(w.issues(erd), ","); got != "0004,0004,0004,0004" {

@@ -64,9 +64,16 @@ func (s *Service) expireOne(ctx context.Context, id string, now time.Time) (bool
 	changed := false
 	for i := range p.Issues {
 		is := &p.Issues[i]
+		wasFuture := future(is.Status)
 		if is.expire(now) {
 			changed = true
 			p.record(event{At: now, Event: evExpired, Issue: is.Number, Status: is.Status, Items: is.itemStatuses()})
+			// An issue of a repeat dispensing prescription that expired
+			// undispensed (a Schedule 4 controlled drug's 28 days) makes
+			// way for the next, if that is still valid.
+			if !wasFuture {
+				p.openNext(is, now)
+			}
 		}
 	}
 	if !changed {

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/openspine/openspine/internal/eps"
+	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/search"
 	"github.com/openspine/openspine/internal/store/storetest"
 )
 
@@ -72,6 +74,28 @@ func TestLifecycle(t *testing.T) {
 		}
 		if got := strings.Join(events, ","); got != "created,released,dispense-notification,dispense-notification,claimed,claim-amended" {
 			t.Fatalf("history: %s", got)
+		}
+
+		// The stored records are strict FHIR JSON with their index rules
+		// registered on the engine: spine reindex rebuilds the same rows.
+		def, err := w.svc.Engine().Type("_Prescription")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2 := w.newRx(patNominated, 1)
+		w.prescribe(r2)
+		n, err := w.st.Reindex(t.Context(), "_Prescription", func(body []byte) ([]search.Entry, error) {
+			res, err := fhir.DecodeResource(body, "_Prescription")
+			if err != nil {
+				return nil, err
+			}
+			return def.IndexEntries(res), nil
+		})
+		if err != nil || n != 2 {
+			t.Fatalf("reindex: %d %v", n, err)
+		}
+		if res := w.release("FA565", ""); len(passed(res)) != 1 || get(passed(res)[0], "identifier", "value") != r2.msg {
+			t.Fatalf("nominated release after reindex: %s", res.raw)
 		}
 	})
 }

@@ -2,8 +2,6 @@ package eps
 
 import (
 	"time"
-
-	"github.com/openspine/openspine/internal/fhir"
 )
 
 // Prescription (issue) statuses: https://fhir.nhs.uk/CodeSystem/EPS-task-business-status.
@@ -487,11 +485,4 @@ func (is *issue) expire(now time.Time) bool {
 		it.CancelPending = nil
 	}
 	return true
-}
-
-// stateError reports whether err is one of the state machine's refusals
-// (as opposed to a failure).
-func stateError(err error) bool {
-	_, ok := codes[fhir.AsError(err).Code]
-	return ok
 }

@@ -73,6 +73,7 @@ type StoreLimiter struct {
 }
 
 type reserved struct {
+	mu      sync.Mutex // held while this key's tokens are refilled: one refill at a time
 	tokens  int
 	expires time.Time
 }
@@ -84,14 +85,23 @@ func NewStoreLimiter(st store.Store) *StoreLimiter {
 
 // Take implements Limiter.
 func (l *StoreLimiter) Take(ctx context.Context, key string, rate float64, burst int) (bool, time.Duration, error) {
-	now := time.Now()
 	l.mu.Lock()
-	if r := l.local[key]; r != nil && r.tokens > 0 && now.Before(r.expires) {
-		r.tokens--
-		l.mu.Unlock()
-		return true, 0, nil
+	r := l.local[key]
+	if r == nil {
+		if len(l.local) > 100000 {
+			l.local = map[string]*reserved{}
+		}
+		r = &reserved{}
+		l.local[key] = r
 	}
 	l.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if r.tokens > 0 && now.Before(r.expires) {
+		r.tokens--
+		return true, 0, nil
+	}
 	chunk := max(1, min(burst/4, int(rate/10)))
 	ok, wait, err := l.store.TakeToken(ctx, key, rate, burst, chunk)
 	if err == nil && !ok && chunk > 1 {
@@ -101,11 +111,6 @@ func (l *StoreLimiter) Take(ctx context.Context, key string, rate float64, burst
 	if err != nil || !ok {
 		return ok, wait, err
 	}
-	l.mu.Lock()
-	if len(l.local) > 100000 {
-		l.local = map[string]*reserved{}
-	}
-	l.local[key] = &reserved{tokens: chunk - 1, expires: now.Add(time.Second)}
-	l.mu.Unlock()
+	r.tokens, r.expires = chunk-1, now.Add(time.Second)
 	return true, 0, nil
 }

@@ -1,6 +1,7 @@
 package eps_test
 
 import (
+	"net/url"
 	"testing"
 
 	"github.com/openspine/openspine/internal/auth"
@@ -92,7 +93,7 @@ func TestAccessControl(t *testing.T) {
 		if res.status != 200 || res.body["total"] != float64(0) {
 			t.Fatalf("unrelated pharmacy's search: %s", res.raw)
 		}
-		res = w.do("GET", "/Task?focus:identifier="+r.short, nil, pharmacist...)
+		res = w.do("GET", "/Task?focus:identifier="+url.QueryEscape(r.short), nil, pharmacist...)
 		if res.status != 200 || res.body["total"] != float64(1) {
 			t.Fatalf("dispenser's search: %s", res.raw)
 		}

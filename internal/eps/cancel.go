@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/openspine/openspine/internal/audit"
 	"github.com/openspine/openspine/internal/auth"
@@ -110,7 +111,7 @@ var cancelRequestStatus = map[string]string{
 // MessageHeader, the request's Patient and prescriber resources and one
 // MedicationRequest per item with its outcome in the status history
 // extension.
-func cancelResponse(b *bundle, o *order, outcomes []string, now interface{ Format(string) string }) map[string]any {
+func cancelResponse(b *bundle, o *order, outcomes []string, now time.Time) map[string]any {
 	when := now.Format(signatureTime)
 	respCode := "ok"
 	for _, oc := range outcomes {

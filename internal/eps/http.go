@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/openspine/openspine/internal/auth"
@@ -220,6 +221,7 @@ func checkAction(ctx context.Context, action string) error {
 // dispenser is the pharmacy acting: the organisation of the signed-in
 // user's role when authenticated, else the one the message names.
 func dispenser(ctx context.Context, named party) (party, error) {
+	named.ODS = strings.ToUpper(named.ODS)
 	p := auth.From(ctx)
 	if p == nil || p.OrgODS == "" {
 		if named.ODS == "" {
@@ -227,10 +229,11 @@ func dispenser(ctx context.Context, named party) (party, error) {
 		}
 		return named, nil
 	}
-	if named.ODS != "" && named.ODS != p.OrgODS {
-		return named, auth.Forbidden("the message names organisation %s but the selected role belongs to %s", named.ODS, p.OrgODS)
+	org := strings.ToUpper(p.OrgODS)
+	if named.ODS != "" && named.ODS != org {
+		return named, auth.Forbidden("the message names organisation %s but the selected role belongs to %s", named.ODS, org)
 	}
-	named.ODS = p.OrgODS
+	named.ODS = org
 	if named.Role == "" {
 		named.Role = p.RoleProfileID
 	}

@@ -1,8 +1,18 @@
 package eps
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
 	"strings"
 	"testing"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 func TestShortFormCheckCharacter(t *testing.T) {
@@ -49,5 +59,29 @@ func TestShortFormCheckCharacter(t *testing.T) {
 	}
 	if !ValidUUID(NewLongFormID()) || ValidUUID("7fc6e3af-fb13-42e9-b6a0-d97bc3e6b76") || !ValidUUID(strings.ToUpper(NewLongFormID())) {
 		t.Fatal("uuid")
+	}
+}
+
+func TestParseSigningKey(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	jwk, _ := json.Marshal(jose.JSONWebKey{Key: &ec.PublicKey})
+	for name, s := range map[string]string{"pem": pemKey, "der": base64.StdEncoding.EncodeToString(der), "jwk": string(jwk)} {
+		k, err := ParseSigningKey(s)
+		if err != nil || !ec.PublicKey.Equal(k) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	der, _ = x509.MarshalPKIXPublicKey(&small.PublicKey)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	der384, _ := x509.MarshalPKIXPublicKey(&p384.PublicKey)
+	priv, _ := json.Marshal(jose.JSONWebKey{Key: ec})
+	for name, s := range map[string]string{"rsa 1024": base64.StdEncoding.EncodeToString(der), "p-384": base64.StdEncoding.EncodeToString(der384),
+		"private jwk": string(priv), "garbage": "not a key"} {
+		if _, err := ParseSigningKey(s); err == nil {
+			t.Errorf("%s accepted", name)
+		}
 	}
 }

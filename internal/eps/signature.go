@@ -7,8 +7,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"strings"
@@ -307,3 +310,52 @@ func (s *Service) verifyOne(ctx context.Context, m map[string]any) map[string]an
 }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// ParseSigningKey reads a prescriber's public key as registered in the
+// directory: a JWK (JSON), a PEM block (PUBLIC KEY or CERTIFICATE), or
+// base64 DER (SubjectPublicKeyInfo or certificate). Only P-256 ECDSA and
+// RSA (at least 2048 bits) keys are accepted.
+func ParseSigningKey(s string) (crypto.PublicKey, error) {
+	s = strings.TrimSpace(s)
+	var key any
+	switch {
+	case strings.HasPrefix(s, "{"):
+		var jwk jose.JSONWebKey
+		if err := jwk.UnmarshalJSON([]byte(s)); err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+		if !jwk.IsPublic() {
+			return nil, errors.New("signing key: a private key was given; register the public key")
+		}
+		key = jwk.Key
+	default:
+		der := []byte(nil)
+		if blk, _ := pem.Decode([]byte(s)); blk != nil {
+			der = blk.Bytes
+		} else if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+			der = b
+		} else {
+			return nil, errors.New("signing key: not a JWK, PEM or base64 DER")
+		}
+		if k, err := x509.ParsePKIXPublicKey(der); err == nil {
+			key = k
+		} else if c, cerr := x509.ParseCertificate(der); cerr == nil {
+			key = c.PublicKey
+		} else {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+	}
+	switch k := key.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve.Params().Name != "P-256" {
+			return nil, errors.New("signing key: ECDSA keys must be P-256")
+		}
+		return k, nil
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return nil, errors.New("signing key: RSA keys must have at least 2048 bits")
+		}
+		return k, nil
+	}
+	return nil, fmt.Errorf("signing key: %T keys are not supported (P-256 ECDSA or RSA)", key)
+}

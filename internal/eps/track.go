@@ -103,7 +103,8 @@ func (s *Service) handleTrack(w http.ResponseWriter, r *http.Request) {
 			}
 			switch k {
 			case "focus:identifier", "identifier", "group-identifier":
-				id = v
+				// A check character '+' sent unescaped arrives as a space.
+				id = strings.ReplaceAll(v, " ", "+")
 			case "patient:identifier", "patient", "for:identifier", "for":
 				nhs = v
 			case "business-status":

@@ -1,6 +1,7 @@
 package eps_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -30,7 +31,7 @@ func TestTracking(t *testing.T) {
 		if res.body["total"] != float64(1) || get(res.body, "entry", 0, "resource", "owner", "identifier", "value") != "FA565" {
 			t.Fatalf("by patient and status: %.500s", res.raw)
 		}
-		for _, q := range []string{"focus:identifier=" + r1.short, "identifier=" + eps.SystemLongForm + "|" + r1.long, "group-identifier=" + r1.short} {
+		for _, q := range []string{"focus:identifier=" + url.QueryEscape(r1.short), "identifier=" + eps.SystemLongForm + "|" + r1.long, "group-identifier=" + r1.short} {
 			res = w.do("GET", "/Task?"+q, nil)
 			if res.body["total"] != float64(1) || get(res.body, "entry", 0, "resource", "groupIdentifier", "value") != r1.short {
 				t.Fatalf("%s: %.500s", q, res.raw)
@@ -44,7 +45,7 @@ func TestTracking(t *testing.T) {
 		}
 		bad := r1.short[:len(r1.short)-1] + map[bool]string{true: "A", false: "B"}[r1.short[len(r1.short)-1] != 'A']
 		expect(t, w.do("GET", "/Task/"+bad, nil), 400, eps.CodeInvalidCheckDigit)
-		expect(t, w.do("GET", "/Task?focus:identifier="+bad, nil), 400, eps.CodeInvalidCheckDigit)
+		expect(t, w.do("GET", "/Task?focus:identifier="+url.QueryEscape(bad), nil), 400, eps.CodeInvalidCheckDigit)
 		expect(t, w.do("GET", "/Task/nonsense", nil), 400, fhir.CodeInvalidResourceID)
 		expect(t, w.do("GET", "/Task/"+eps.NewLongFormID(), nil), 404, fhir.CodeResourceNotFound)
 		expect(t, w.do("GET", "/Task?patient:identifier=9000000008", nil), 400, fhir.CodeInvalidResourceID)

@@ -30,7 +30,6 @@ const (
 	CodePrescriptionCancelled      = "PRESCRIPTION_CANCELLED"
 	CodePrescriptionExpired        = "PRESCRIPTION_EXPIRED"
 	CodePrescriptionDispensed      = "PRESCRIPTION_DISPENSED"
-	CodePrescriptionNotFound       = "PRESCRIPTION_NOT_FOUND"
 	CodeItemNotFound               = "MEDICATIONREQUEST_NOT_FOUND"
 	CodeMissingSignature           = "MISSING_DIGITAL_SIGNATURE"
 	CodeInvalidCheckDigit          = "INVALID_CHECK_DIGIT"
@@ -62,7 +61,6 @@ var codes = map[string]codeInfo{
 	CodePrescriptionCancelled:      {400, "business-rule", "Prescription has been cancelled", "", ""},
 	CodePrescriptionExpired:        {400, "business-rule", "Prescription has expired", "", ""},
 	CodePrescriptionDispensed:      {400, "business-rule", "Prescription has been dispensed", "", ""},
-	CodePrescriptionNotFound:       {404, "not-found", "Prescription can not be found. Contact prescriber", "", ""},
 	CodeItemNotFound:               {400, "not-found", "Prescription Item Not found", "", ""},
 	CodeMissingSignature:           {400, "business-rule", "Digital signature not found", "", ""},
 	CodeInvalidCheckDigit:          {400, "value", "Error in check digit", "", ""},

@@ -111,6 +111,10 @@ func TestNotDispensed(t *testing.T) {
 		expect(t, w.dispense(r, "FQ442", eps.StatusDispensed, all(r, eps.ItemNotDispensed)), 400, eps.CodeInvalidStateTransition)
 		expect(t, w.dispense(r, "FQ442", eps.StatusNotDispensed, all(r, eps.ItemNotDispensed)), 200, "")
 		w.expectStatus(r, eps.StatusNotDispensed, eps.ItemNotDispensed, eps.ItemNotDispensed)
+		expect(t, w.release("FA565", r.short), 400, eps.CodePrescriptionDispensed)
+		other := *r
+		other.items = append([]item{w.newRx(patNoNominee, 1).items[0]}, r.items...)
+		expect(t, w.claim(&other, "FQ442", false), 400, eps.CodeItemNotFound)
 		expect(t, w.claim(r, "FQ442", false), 200, "")
 		w.expectStatus(r, eps.StatusClaimed)
 	})

@@ -179,6 +179,7 @@ func serve(args []string) error {
 			slog.Info("loaded the demo directory", "organizations", len(directory.DemoOrganizations), "practitioners", len(directory.DemoPractitioners))
 		}
 	}
+	go srv.EPS.Run(ctx) // prescription expiry
 	slog.Info("OpenSpine listening", "addr", ln.Addr().String(), "storage", st.Backend(), "data", sf.data, "dev", *dev, "version", engine.Version)
 	// A line for scripts and tests that start the server on port 0.
 	fmt.Fprintf(os.Stdout, "listening on http://%s\n", ln.Addr().String())

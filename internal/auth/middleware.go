@@ -67,11 +67,12 @@ func DefaultRules(authz Authorizer, lim Limiter) RouteRules {
 			{Service: "directory", Base: "/directory/FHIR/R4"},
 			{Service: "pds", Base: "/personal-demographics/FHIR/R4"},
 			{Service: "eps", Base: "/electronic-prescriptions/FHIR/R4", Operations: map[string]string{
-				"POST /$prepare":         "prescribe",
-				"POST /$process-message": ActionInHandler, // order → prescribe, order-update → cancel, dispense-notification → dispense
-				"POST /Task/$release":    "release",
-				"POST /Task":             "dispense", // return and withdraw
-				"POST /Claim":            "claim",
+				"POST /$prepare":          "prescribe",
+				"POST /$verify-signature": "read",
+				"POST /$process-message":  ActionInHandler, // order → prescribe, order-update → cancel, dispense-notification → dispense
+				"POST /Task/$release":     "release",
+				"POST /Task":              "dispense", // return and withdraw
+				"POST /Claim":             "claim",
 			}},
 			{Service: "audit", Base: "/audit/FHIR/R4"},
 		},

@@ -16,6 +16,7 @@ import (
 	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/directory"
 	"github.com/openspine/openspine/internal/engine"
+	"github.com/openspine/openspine/internal/eps"
 	"github.com/openspine/openspine/internal/pds"
 	"github.com/openspine/openspine/internal/store"
 )
@@ -37,6 +38,7 @@ type Server struct {
 	Store     store.Store
 	Directory *engine.Service
 	PDS       *pds.Service
+	EPS       *eps.Service
 	Handler   http.Handler
 }
 
@@ -49,6 +51,8 @@ func New(cfg Config, st store.Store) *Server {
 	mux := http.NewServeMux()
 	s.Directory.Register(mux)
 	s.PDS.Register(mux)
+	s.EPS = eps.New(st, epsPatients{s.PDS}, epsKeys{s.Directory})
+	s.EPS.Register(mux)
 	mux.HandleFunc("GET /_ping", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"pass","version":"` + engine.Version + `"}`))
@@ -79,7 +83,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 
 // Services lists every FHIR engine service (for reindexing).
 func (s *Server) Services() []*engine.Service {
-	return []*engine.Service{s.Directory, s.PDS.Engine()}
+	return []*engine.Service{s.Directory, s.PDS.Engine(), s.EPS.Engine()}
 }
 
 // Serve listens on ln until ctx is cancelled, then stops accepting, lets

@@ -296,7 +296,7 @@ func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	if err := l.Tampered(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrTampered, err)
 	}
 	size, root := l.Root()
 	text := l.signer.sign(size, root, l.opts.Now())

@@ -42,8 +42,12 @@ var (
 	})
 )
 
-// ErrClosed is returned by Append after Close.
-var ErrClosed = errors.New("audit log closed")
+var (
+	// ErrClosed is returned by Append after Close.
+	ErrClosed = errors.New("audit log closed")
+	// ErrTampered is returned by Checkpoint when the log will not sign.
+	ErrTampered = errors.New("audit log altered: checkpoints refused")
+)
 
 // SharedStorage is implemented by a Storage that several processes append
 // to. AppendLeavesFunc calls build, inside the transaction that appends,

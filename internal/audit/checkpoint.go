@@ -165,7 +165,7 @@ func VerifierKey(name string, pub ed25519.PublicKey) string {
 
 // ParseVerifierKey parses a note verifier key made by VerifierKey.
 func ParseVerifierKey(vkey string) (name string, pub ed25519.PublicKey, err error) {
-	parts := strings.Split(vkey, "+")
+	parts := strings.SplitN(vkey, "+", 3) // the base64 key may hold a '+'
 	if len(parts) != 3 {
 		return "", nil, errors.New("audit: malformed verifier key")
 	}

@@ -39,6 +39,14 @@ func TestNoteFormatMatchesSumdbNote(t *testing.T) {
 	if got, err := openNote([]byte(want), name, pub); err != nil || string(got) != text {
 		t.Fatalf("openNote: %v", err)
 	}
+	// a key whose base64 holds a '+'
+	plus, _ := NewSigner(DefaultOrigin, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, 32)))
+	for i := byte(0); !strings.Contains(plus.VerifierKey()[len(DefaultOrigin)+10:], "+"); i++ {
+		plus, _ = NewSigner(DefaultOrigin, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{i}, 32)))
+	}
+	if _, pub, err := ParseVerifierKey(plus.VerifierKey()); err != nil || !pub.Equal(plus.PublicKey()) {
+		t.Fatalf("ParseVerifierKey(%s): %v", plus.VerifierKey(), err)
+	}
 	for _, bad := range []string{"PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW", "PeterNeumann+c74f20a3", "x+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"} {
 		if _, _, err := ParseVerifierKey(bad); err == nil {
 			t.Errorf("ParseVerifierKey(%q) succeeded", bad)

@@ -1,0 +1,137 @@
+package monitor
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Person is what the monitor needs to know about a patient or a user to
+// recognise family and neighbours.
+type Person struct {
+	Surname  string // family name
+	Postcode string // of the home address
+	Address  string // first line of the home address (optional)
+	// GP is the ODS code of the patient's registered practice (patients
+	// only, optional): its access to a restricted patient is explained.
+	GP string
+}
+
+// Lookups answers the monitor's questions about people. Implementations
+// read PDS (patients) and the user directory (users); they are called from
+// the evaluation goroutine only, and their answers are cached for a while.
+type Lookups interface {
+	// Patient returns a patient's surname and address by NHS number;
+	// ok is false when the patient is unknown.
+	Patient(ctx context.Context, nhsNumber string) (p Person, ok bool, err error)
+	// User returns a user's (SDS user id) own surname and home address;
+	// ok is false when unknown.
+	User(ctx context.Context, userID string) (p Person, ok bool, err error)
+	// Restricted reports whether a patient's record is restricted
+	// (S-flagged: PDS confidentiality code R).
+	Restricted(ctx context.Context, nhsNumber string) (bool, error)
+}
+
+// NoLookups knows nobody: the same-name rule and restricted patients are
+// inert with it.
+type NoLookups struct{}
+
+func (NoLookups) Patient(context.Context, string) (Person, bool, error) { return Person{}, false, nil }
+func (NoLookups) User(context.Context, string) (Person, bool, error)    { return Person{}, false, nil }
+func (NoLookups) Restricted(context.Context, string) (bool, error)      { return false, nil }
+
+// cachedLookups memoises Lookups for ttl (wall clock), up to max entries
+// per kind (the cache is emptied when full). Errors are not cached.
+type cachedLookups struct {
+	l   Lookups
+	ttl time.Duration
+	max int
+	now func() time.Time
+
+	mu         sync.Mutex
+	patients   map[string]cachedPerson
+	users      map[string]cachedPerson
+	restricted map[string]cachedBool
+}
+
+type cachedPerson struct {
+	p   Person
+	ok  bool
+	exp time.Time
+}
+
+type cachedBool struct {
+	v   bool
+	exp time.Time
+}
+
+func newCachedLookups(l Lookups, ttl time.Duration, max int, now func() time.Time) *cachedLookups {
+	return &cachedLookups{l: l, ttl: ttl, max: max, now: now,
+		patients: map[string]cachedPerson{}, users: map[string]cachedPerson{}, restricted: map[string]cachedBool{}}
+}
+
+func (c *cachedLookups) person(ctx context.Context, m map[string]cachedPerson, key string,
+	get func(context.Context, string) (Person, bool, error)) (Person, bool, error) {
+	now := c.now()
+	c.mu.Lock()
+	e, hit := m[key]
+	c.mu.Unlock()
+	if hit && now.Before(e.exp) {
+		return e.p, e.ok, nil
+	}
+	p, ok, err := get(ctx, key)
+	if err != nil {
+		lookupErrors.Inc()
+		return Person{}, false, err
+	}
+	c.mu.Lock()
+	if len(m) >= c.max {
+		clear(m)
+	}
+	m[key] = cachedPerson{p: p, ok: ok, exp: now.Add(c.ttl)}
+	c.mu.Unlock()
+	return p, ok, nil
+}
+
+func (c *cachedLookups) Patient(ctx context.Context, nhs string) (Person, bool, error) {
+	return c.person(ctx, c.patients, nhs, c.l.Patient)
+}
+
+func (c *cachedLookups) User(ctx context.Context, id string) (Person, bool, error) {
+	return c.person(ctx, c.users, id, c.l.User)
+}
+
+func (c *cachedLookups) Restricted(ctx context.Context, nhs string) (bool, error) {
+	now := c.now()
+	c.mu.Lock()
+	e, hit := c.restricted[nhs]
+	c.mu.Unlock()
+	if hit && now.Before(e.exp) {
+		return e.v, nil
+	}
+	v, err := c.l.Restricted(ctx, nhs)
+	if err != nil {
+		lookupErrors.Inc()
+		return false, err
+	}
+	c.mu.Lock()
+	if len(c.restricted) >= c.max {
+		clear(c.restricted)
+	}
+	c.restricted[nhs] = cachedBool{v: v, exp: now.Add(c.ttl)}
+	c.mu.Unlock()
+	return v, nil
+}
+
+// norm folds a name or postcode for comparison: upper case, no spaces or
+// punctuation.
+func norm(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(s) {
+		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r > 127 {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,98 @@
+package monitor
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/openspine/openspine/internal/audit"
+)
+
+// sameName alerts when a user looks at the record of someone who shares
+// their surname or their address (postcode; the same address when the
+// first lines match too): family and neighbours are the usual targets of
+// snooping. Records concerning more than MaxPatients patients (lists of
+// search results) are not "looking at" a record. One alert per user
+// gathers the patients while it stays active.
+type sameName struct {
+	cfg             SameNameConfig
+	surname, postal bool
+	ignore          map[string]bool
+}
+
+func newSameName(cfg SameNameConfig) *sameName {
+	s := &sameName{cfg: cfg, surname: slices.Contains(cfg.Match, "surname"),
+		postal: slices.Contains(cfg.Match, "postcode"), ignore: map[string]bool{}}
+	for _, n := range cfg.IgnoreSurnames {
+		s.ignore[norm(n)] = true
+	}
+	return s
+}
+
+func (*sameName) Name() string { return RuleSameNameAddress }
+
+func (s *sameName) Evaluate(env *Env, r *audit.Record) []Finding {
+	if r.UserID == "" || len(r.Patients) > s.cfg.MaxPatients {
+		return nil
+	}
+	patients := accessed(r, env.MaxPatients)
+	if len(patients) == 0 {
+		return nil
+	}
+	u, ok, err := env.Lookups.User(env.Ctx, r.UserID)
+	if err != nil {
+		slog.WarnContext(env.Ctx, "monitor: user look-up failed", "err", err)
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	uSurname, uPost, uAddr := norm(u.Surname), norm(u.Postcode), norm(u.Address)
+	var out []Finding
+	for _, nhs := range patients {
+		if nhs == r.Patient {
+			continue
+		}
+		p, ok, err := env.Lookups.Patient(env.Ctx, nhs)
+		if err != nil {
+			slog.WarnContext(env.Ctx, "monitor: patient look-up failed", "err", err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		name := s.surname && uSurname != "" && !s.ignore[uSurname] && norm(p.Surname) == uSurname
+		post := s.postal && uPost != "" && norm(p.Postcode) == uPost
+		var reason, sev string
+		switch {
+		case name && post:
+			reason, sev = "same-surname-and-address", SeverityHigh
+		case post && uAddr != "" && norm(p.Address) == uAddr:
+			reason, sev = "same-address", SeverityHigh
+		case name:
+			reason, sev = "same-surname", SeverityMedium
+		case post:
+			reason, sev = "same-postcode", SeverityLow
+		default:
+			continue
+		}
+		f := base(RuleSameNameAddress, r)
+		f.Severity, f.Reason, f.Patients = sev, reason, []string{nhs}
+		f.Key = "user:" + r.UserID
+		f.Summary = fmt.Sprintf("%s looked at patient %s, who shares their %s", who(r), nhs, what(reason))
+		out = append(out, f)
+	}
+	return out
+}
+
+func what(reason string) string {
+	switch reason {
+	case "same-surname-and-address":
+		return "surname and postcode"
+	case "same-address":
+		return "address"
+	case "same-surname":
+		return "surname"
+	}
+	return "postcode"
+}

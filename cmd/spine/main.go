@@ -153,7 +153,7 @@ func serve(args []string) error {
 	if *publicURL == "" {
 		*publicURL = "http://" + ln.Addr().String()
 	}
-	cfg := server.Config{Addr: *addr, Dev: *dev}
+	cfg := server.Config{Addr: *addr, Dev: *dev, AuditDir: sf.data}
 	if !*noAuth {
 		var limiter auth.Limiter // in memory: SQLite serves one process
 		if st.Backend() == "postgres" {
@@ -169,7 +169,11 @@ func serve(args []string) error {
 	} else {
 		slog.Warn("AUTHENTICATION IS OFF (--dev --no-auth): every request is answered; never expose this instance")
 	}
-	srv := server.New(cfg, st)
+	srv, err := server.New(cfg, st)
+	if err != nil {
+		return err
+	}
+	defer srv.Close() // signs a last audit checkpoint before the store closes
 	if !*noDemo {
 		loaded, err := directory.LoadDemo(ctx, srv.Directory)
 		if err != nil {
@@ -179,7 +183,7 @@ func serve(args []string) error {
 			slog.Info("loaded the demo directory", "organizations", len(directory.DemoOrganizations), "practitioners", len(directory.DemoPractitioners))
 		}
 	}
-	go srv.EPS.Run(ctx) // prescription expiry
+	srv.Run(ctx) // audit checkpoints and index, prescription expiry
 	slog.Info("OpenSpine listening", "addr", ln.Addr().String(), "storage", st.Backend(), "data", sf.data, "dev", *dev, "version", engine.Version)
 	// A line for scripts and tests that start the server on port 0.
 	fmt.Fprintf(os.Stdout, "listening on http://%s\n", ln.Addr().String())
@@ -205,7 +209,10 @@ func reindex(args []string) error {
 		return err
 	}
 	defer st.Close()
-	srv := server.New(server.Config{}, st)
+	srv, err := server.New(server.Config{}, st)
+	if err != nil {
+		return err
+	}
 	for _, svc := range srv.Services() {
 		for _, typ := range svc.TypeNames() {
 			def, _ := svc.Type(typ)

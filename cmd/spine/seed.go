@@ -43,7 +43,10 @@ func seed(args []string) error {
 		return err
 	}
 	defer st.Close()
-	srv := server.New(server.Config{}, st)
+	srv, err := server.New(server.Config{}, st)
+	if err != nil {
+		return err
+	}
 	if _, err := directory.LoadDemo(ctx, srv.Directory); err != nil {
 		return err
 	}

@@ -55,7 +55,9 @@ type RouteRules struct {
 }
 
 // PublicPaths are the routes OpenSpine serves without a token.
-var PublicPaths = []string{"/_ping", "/_status", "/metrics", "/oauth2/token", "/.well-known/jwks.json"}
+// The audit log's signed checkpoints are public: outside parties keep them
+// to prove later that the log was not rewritten (they reveal no record).
+var PublicPaths = []string{"/_ping", "/_status", "/metrics", "/oauth2/token", "/.well-known/jwks.json", "/audit/checkpoint", "/audit/checkpoints"}
 
 // DefaultRules returns the rules of OpenSpine's services.
 func DefaultRules(authz Authorizer, lim Limiter) RouteRules {
@@ -74,7 +76,9 @@ func DefaultRules(authz Authorizer, lim Limiter) RouteRules {
 				"POST /Task":              "dispense", // return and withdraw
 				"POST /Claim":             "claim",
 			}},
-			{Service: "audit", Base: "/audit/FHIR/R4"},
+			{Service: "audit", Base: "/audit", Operations: map[string]string{
+				"POST /checkpoint": "read", // sign a checkpoint now (a privacy officer or auditor)
+			}},
 		},
 	}
 }

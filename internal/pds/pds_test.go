@@ -140,9 +140,12 @@ func scores(r resp) []float64 {
 
 func setup(t *testing.T, b storetest.Backend) (*client, store.Store, *server.Server) {
 	st, _, _ := b.Open(t)
-	srv := server.New(server.Config{}, st)
+	srv, err := server.New(server.Config{}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
 	restricted := patient(janet, "Smythe", "Janet", "female", "2005-06-16", "LS2 7UE", "R", nil)
-	err := srv.PDS.Load(context.Background(), []fhir.Resource{
+	err = srv.PDS.Load(context.Background(), []fhir.Resource{
 		patient(jane, "Smith", "Jane", "female", "2010-10-22", "LS1 6AE", "U", nil),
 		restricted,
 		patient(merged, "Smith", "Jane", "female", "2010-10-22", "LS1 6AE", "U", map[string]any{"link": []any{map[string]any{"type": "replaced-by", "other": map[string]any{"reference": "Patient/" + jane}}}}),

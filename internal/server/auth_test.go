@@ -38,7 +38,13 @@ func authServer(t *testing.T, dev bool) (url, dataDir string, pop []population.P
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(server.Config{Auth: svc, Dev: dev}, st)
+	srv, err := server.New(server.Config{Auth: svc, Dev: dev, AuditDir: dataDir}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Run(t.Context())
+	t.Cleanup(func() { srv.Close() })
+	testServer = srv
 	ctx := context.Background()
 	if _, err := directory.LoadDemo(ctx, srv.Directory); err != nil {
 		t.Fatal(err)
@@ -63,7 +69,10 @@ func authServer(t *testing.T, dev bool) (url, dataDir string, pop []population.P
 
 const tokenURL = "http://spine.test/oauth2/token"
 
-var testStore store.Store
+var (
+	testStore  store.Store
+	testServer *server.Server
+)
 
 func hasRestricted(pop []population.Patient) bool {
 	for _, p := range pop {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/openspine/openspine/internal/audit"
 	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/directory"
 	"github.com/openspine/openspine/internal/engine"
@@ -26,6 +27,9 @@ type Config struct {
 	Addr           string
 	Dev            bool
 	RequestTimeout time.Duration
+	// AuditDir, when set, turns on the audit trail: its checkpoint key
+	// lives in AuditDir/keys (the data folder).
+	AuditDir string
 	// Auth puts identity and authorisation in front of every service; nil
 	// serves without (in-process tests of service behaviour only: spine
 	// serve always sets it unless --dev --no-auth).
@@ -39,11 +43,13 @@ type Server struct {
 	Directory *engine.Service
 	PDS       *pds.Service
 	EPS       *eps.Service
+	Audit     *audit.Log
+	AuditView *audit.View
 	Handler   http.Handler
 }
 
 // New builds the services over st.
-func New(cfg Config, st store.Store) *Server {
+func New(cfg Config, st store.Store) (*Server, error) {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 30 * time.Second
 	}
@@ -59,13 +65,86 @@ func New(cfg Config, st store.Store) *Server {
 	})
 	mux.HandleFunc("GET /_status", s.handleStatus)
 	mux.Handle("GET /metrics", promhttp.Handler())
+	var inner http.Handler = mux
 	if cfg.Auth != nil {
 		cfg.Auth.Register(mux) // POST /oauth2/token, GET /.well-known/jwks.json
-		s.Handler = Middleware(cfg.Auth.Wrap(mux), cfg.RequestTimeout)
-	} else {
-		s.Handler = Middleware(mux, cfg.RequestTimeout)
+		// let the audit record know who acted, then authenticate
+		inner = cfg.Auth.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			audit.SetPrincipal(r.Context(), auth.From(r.Context()))
+			mux.ServeHTTP(w, r)
+		}))
 	}
-	return s
+	if cfg.AuditDir != "" {
+		signer, err := audit.OpenSigner(cfg.AuditDir)
+		if err != nil {
+			return nil, err
+		}
+		as, ok := st.(audit.Storage)
+		if !ok {
+			return nil, errors.New("the store does not keep an audit log")
+		}
+		if s.Audit, err = audit.NewLog(as, signer, audit.LogOptions{}); err != nil {
+			return nil, err
+		}
+		s.Audit.Register(mux)
+		s.AuditView = audit.NewView(st.(audit.IndexStore))
+		s.AuditView.Register(mux)
+		inner = audit.Middleware(s.Audit, []string{pds.Base, eps.Base, "/audit"}, inner)
+	}
+	s.Handler = Middleware(inner, cfg.RequestTimeout)
+	return s, nil
+}
+
+// Run runs the background work until ctx ends: audit checkpoints and the
+// audit search index, prescription expiry.
+func (s *Server) Run(ctx context.Context) {
+	go s.EPS.Run(ctx)
+	if s.Audit == nil {
+		return
+	}
+	go s.Audit.Run(ctx, 10*time.Second)
+	records, cancel := s.Audit.Subscribe(4096)
+	go func() {
+		defer cancel()
+		if err := s.AuditView.Catchup(ctx); err != nil {
+			slog.Error("audit index: catch-up failed", "err", err)
+		}
+		var batch []audit.Record
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		flush := func() {
+			if len(batch) > 0 {
+				if err := s.AuditView.Index(ctx, batch); err != nil {
+					slog.Error("audit index: indexing failed (rebuilt at the next catch-up)", "err", err)
+				}
+				batch = batch[:0]
+			}
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case r, ok := <-records:
+				if !ok {
+					return
+				}
+				batch = append(batch, r)
+				if len(batch) >= 500 {
+					flush()
+				}
+			case <-tick.C:
+				flush()
+			}
+		}
+	}()
+}
+
+// Close stops the audit log (signing a last checkpoint); close the store after it.
+func (s *Server) Close() error {
+	if s.Audit != nil {
+		return s.Audit.Close()
+	}
+	return nil
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {

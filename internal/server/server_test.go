@@ -112,7 +112,10 @@ func matchIDs(r resp) []string {
 
 func start(t *testing.T, b storetest.Backend) *client {
 	st, _, _ := b.Open(t)
-	srv := server.New(server.Config{}, st)
+	srv, err := server.New(server.Config{}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := directory.LoadDemo(context.Background(), srv.Directory); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,7 +58,8 @@ func OpenSQLite(ctx context.Context, dir string) (Store, error) {
 }
 
 func openSQLiteFile(ctx context.Context, path string) (Store, error) {
-	base := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=0"
+	// The DSN is a URI: escape what would end or change the path.
+	base := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path) + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=0"
 	// The writer's page cache is scanned at every commit: keep it modest.
 	wdb, err := sql.Open(sqliteDriver, base+"&_synchronous=FULL&_txlock=immediate&_cache_size=-32768")
 	if err != nil {
@@ -132,9 +134,10 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 	}
 	// Writes prepare their statements on the writer's connection.
 	s.writeView = ws
+	var closeOnce sync.Once
 	s.closeFn = func() error {
 		w.close()
-		close(stopCheckpoints)
+		closeOnce.Do(func() { close(stopCheckpoints) })
 		<-checkpointsDone
 		cdb.Close()
 		ws.closeStmts()

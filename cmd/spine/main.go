@@ -38,6 +38,7 @@ commands:
   reindex   rebuild search index rows from the stored resources
   seed      create a synthetic patient population (--patients N --seed S)
   token     print an access token for a development instance (spine serve --dev)
+  audit     verify the audit log against its signed checkpoints (audit verify), or export them (audit export)
   app       register an application (app register --file app.json) or show one (app show ID)
   version   print the version
 
@@ -61,6 +62,8 @@ func main() {
 		err = tokenCmd(os.Args[2:])
 	case "app":
 		err = appCmd(os.Args[2:])
+	case "audit":
+		err = auditCmd(os.Args[2:])
 	case "version":
 		fmt.Println("spine", engine.Version)
 	case "-h", "--help", "help":

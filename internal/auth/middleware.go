@@ -76,6 +76,7 @@ func DefaultRules(authz Authorizer, lim Limiter) RouteRules {
 				"POST /Task":              "dispense", // return and withdraw
 				"POST /Claim":             "claim",
 			}},
+			{Service: "audit", Base: "/audit/FHIR/R4"},
 			{Service: "audit", Base: "/audit", Operations: map[string]string{
 				"POST /checkpoint": "read", // sign a checkpoint now (a privacy officer or auditor)
 			}},

@@ -5,8 +5,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,7 +17,10 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
 
+	"github.com/openspine/openspine/internal/audit"
 	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/directory"
 	"github.com/openspine/openspine/internal/fhir"
@@ -318,5 +323,96 @@ func TestClientCredentials(t *testing.T) {
 	r := c.do("POST", "/directory/FHIR/R4/Organization", fj, orgJSON("X", "APP01", ""), "Authorization", "Bearer "+tok)
 	if r.status != 403 || code(r) != "ACCESS_DENIED" {
 		t.Fatalf("create beyond the app's approval: %d %s", r.status, r.raw)
+	}
+}
+
+// TestAuditTrail: reads of patient data are recorded before release, are
+// visible to a privacy officer and to the patient (without the user's
+// identity), are committed to by signed checkpoints with verifiable
+// inclusion proofs, and refusals of identity are recorded too.
+func TestAuditTrail(t *testing.T) {
+	base, dataDir, pop := authServer(t, true)
+	c := &client{t: t, base: base}
+	x, y := pop[0], pop[1]
+	if x.Restricted {
+		x = pop[2]
+	}
+	clinician := token(t, dataDir, auth.DevTokenOptions{User: "555021935107", Role: "R8000", Org: "Y12345"})
+	officer := token(t, dataDir, auth.DevTokenOptions{User: "555021935112", Role: "R8013", Org: "RR8"})
+	patientTok := token(t, dataDir, auth.DevTokenOptions{Patient: x.NHSNumber})
+	rid := "7d0c1a9e-1111-4222-8333-944455556666"
+	p := "/personal-demographics/FHIR/R4"
+	if r := c.get(p+"/Patient/"+x.NHSNumber, "Authorization", "Bearer "+clinician, "X-Request-ID", rid); r.status != 200 {
+		t.Fatalf("read: %d %s", r.status, r.raw)
+	}
+	c.get(p+"/Patient/"+x.NHSNumber, "Authorization", "Bearer forged.token.here", "X-Request-ID", rid)
+
+	// the privacy officer sees who read X
+	r := c.get("/audit/FHIR/R4/AuditEvent?patient="+x.NHSNumber, "Authorization", "Bearer "+officer)
+	if r.status != 200 || !strings.Contains(r.raw, "555021935107") || !strings.Contains(r.raw, rid) || !strings.Contains(r.raw, `"action":"R"`) {
+		t.Fatalf("officer's view: %d %s", r.status, r.raw)
+	}
+	// the patient sees the access to their own record, not who the user was
+	r = c.get("/audit/FHIR/R4/AuditEvent?patient="+x.NHSNumber, "Authorization", "Bearer "+patientTok)
+	if r.status != 200 || !strings.Contains(r.raw, "R8000") || !strings.Contains(r.raw, "Y12345") || strings.Contains(r.raw, "555021935107") {
+		t.Fatalf("patient's view: %d %s", r.status, r.raw)
+	}
+	if r := c.get("/audit/FHIR/R4/AuditEvent?patient="+y.NHSNumber, "Authorization", "Bearer "+patientTok); r.status != 403 {
+		t.Fatalf("patient viewing another's accesses: %d", r.status)
+	}
+	if r := c.get("/audit/FHIR/R4/AuditEvent?patient="+x.NHSNumber, "Authorization", "Bearer "+clinician); r.status != 403 {
+		t.Fatalf("clinician viewing the audit trail: %d", r.status)
+	}
+	// a signed checkpoint commits to every record; an inclusion proof verifies
+	req, _ := http.NewRequest("POST", base+"/audit/checkpoint", nil)
+	req.Header.Set("Authorization", "Bearer "+officer)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("checkpoint on demand: %v %v", res.StatusCode, err)
+	}
+	res.Body.Close()
+	res, err = http.Get(base + "/audit/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	pub, err := audit.LoadPublicKey(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := audit.ParseCheckpoint(text, pub)
+	if err != nil || cp.Size < 3 {
+		t.Fatalf("checkpoint %q: %v", text, err)
+	}
+	var found bool
+	for i := int64(0); i < cp.Size; i++ {
+		r := c.get(fmt.Sprintf("/audit/record/%d", i), "Authorization", "Bearer "+officer)
+		if r.status != 200 {
+			t.Fatalf("record %d: %d", i, r.status)
+		}
+		if r.body["request_id"] == rid && r.body["status"] == float64(401) && r.body["action"] == "authenticate" {
+			found = true
+		}
+		if r.body["request_id"] == rid && r.body["status"] == float64(200) {
+			pr := c.get(fmt.Sprintf("/audit/proof/inclusion?index=%d&size=%d", i, cp.Size), "Authorization", "Bearer "+officer)
+			var hashes [][]byte
+			for _, h := range pr.body["hashes"].([]any) {
+				b, _ := base64.StdEncoding.DecodeString(h.(string))
+				hashes = append(hashes, b)
+			}
+			leaf := rfc6962.DefaultHasher.HashLeaf([]byte(r.raw)) // computed here, not taken from the server
+			if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(i), uint64(cp.Size), leaf, hashes, cp.Root); err != nil {
+				t.Fatalf("inclusion proof of record %d: %v", i, err)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("the refused request was not recorded")
+	}
+	// the log verifies against its checkpoints
+	rep, err := audit.Verify(context.Background(), testStore.(audit.Storage), pub)
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %v", rep, err)
 	}
 }

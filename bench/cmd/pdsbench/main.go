@@ -1,0 +1,292 @@
+// Command pdsbench measures the Personal Demographics Service at national
+// size. It seeds a population with the real command (spine seed), timing
+// it, starts spine serve --dev on that data, mints a user-restricted token
+// for a clinician of the demo directory, and measures with a closed loop
+// of workers: read by NHS number, exact search (family + birthdate), fuzzy
+// search (a misspelt family name + given + birthdate), and the bare
+// net/http baseline of bench/loadgen in the same session. It ends with the
+// spine's peak RSS and the goals. See docs/performance.md.
+//
+//	pdsbench --spine /tmp/spine [--patients 1000000] [--workers 64] [--duration 10s]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/openspine/openspine/bench/loadgen"
+	"github.com/openspine/openspine/internal/directory"
+	"github.com/openspine/openspine/internal/nhsnumber"
+	"github.com/openspine/openspine/internal/pds"
+	"github.com/openspine/openspine/internal/population"
+)
+
+const pdsBase = "/personal-demographics/FHIR/R4"
+
+// clinician is Dr Amelia Carter of the demo directory (R8000 at Y12345).
+const clinician = "555021935107"
+
+func main() {
+	spine := flag.String("spine", "", "path of the spine binary (required; bench/run-pds.sh builds it)")
+	patients := flag.Int("patients", 1000000, "patients to seed with spine seed (use e.g. 50000 for a quick run)")
+	seed := flag.Int64("seed", 1, "population seed (spine seed --seed)")
+	sample := flag.Int("sample", 100000, "patients of the population kept in memory to draw requests from (spread over all of it)")
+	workers := flag.Int("workers", 64, "concurrent closed-loop workers per scenario")
+	duration := flag.Duration("duration", 10*time.Second, "measured duration of each scenario")
+	warmup := flag.Duration("warmup", time.Second, "unmeasured warm-up before each scenario")
+	dataDir := flag.String("data", "", "data folder to seed and serve (default: a fresh temporary folder, removed afterwards)")
+	reuse := flag.Bool("reuse", false, "with --data: do not seed, the folder was seeded before with the same --patients and --seed")
+	baselineAddr := flag.String("serve-baseline", "", "internal: run the bare baseline server on this address")
+	flag.Parse()
+	if *baselineAddr != "" {
+		if err := loadgen.ServeBaseline(*baselineAddr); err != nil {
+			fmt.Fprintln(os.Stderr, "baseline:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *spine == "" {
+		fmt.Fprintln(os.Stderr, "pdsbench: --spine PATH is required")
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	cfg := config{spine: *spine, patients: *patients, seed: *seed, sample: *sample, workers: *workers,
+		duration: *duration, warmup: *warmup, dataDir: *dataDir, reuse: *reuse}
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "pdsbench:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	spine            string
+	patients, sample int
+	seed             int64
+	workers          int
+	duration, warmup time.Duration
+	dataDir          string
+	reuse            bool
+}
+
+// person is what the requests need of a seeded patient.
+type person struct {
+	nhs, family, given, birth string
+}
+
+func run(ctx context.Context, cfg config) error {
+	fmt.Printf("pdsbench: %d patients (seed %d), %d workers, %s per scenario (+%s warm-up)\n",
+		cfg.patients, cfg.seed, cfg.workers, cfg.duration, cfg.warmup)
+	fmt.Printf("CPU: %d cores (GOMAXPROCS %d) shared by spine seed, the load generator, the spine and the baseline server\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	fmt.Printf("background: %.2f cores busy before the harness started anything (other tenants)\n", loadgen.Background(2*time.Second))
+
+	dir := cfg.dataDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "pdsbench-data-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	var seedTime time.Duration
+	if !cfg.reuse {
+		fmt.Printf("\n(1) spine seed --data %s --patients %d --seed %d\n", dir, cfg.patients, cfg.seed)
+		bg0, m0 := loadgen.MachineCPUTime(), time.Now()
+		d, err := loadgen.Seed(cfg.spine, dir, cfg.patients, cfg.seed)
+		if err != nil {
+			return fmt.Errorf("spine seed: %w", err)
+		}
+		seedTime = d
+		fmt.Printf("  seeded %d patients in %s: %.0f patients/s (machine CPU %.2f cores)\n", cfg.patients,
+			d.Round(time.Millisecond), float64(cfg.patients)/d.Seconds(), (loadgen.MachineCPUTime()-bg0).Seconds()/time.Since(m0).Seconds())
+	}
+
+	fmt.Printf("\n(2) regenerating the population in-process (population.New(%d), as spine seed calls it) for NHS numbers, names and birth dates\n", cfg.seed)
+	t0 := time.Now()
+	people := regenerate(cfg.seed, cfg.patients, cfg.sample)
+	fmt.Printf("  kept %d of %d patients in %s\n", len(people), cfg.patients, time.Since(t0).Round(time.Millisecond))
+	if len(people) == 0 {
+		return fmt.Errorf("no patients to draw requests from")
+	}
+
+	spine, err := loadgen.StartSpineArgs(cfg.spine, "serve", "--dev", "--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn")
+	if err != nil {
+		return err
+	}
+	defer spine.Stop()
+	token, err := loadgen.MintToken(cfg.spine, dir, "--user", clinician)
+	if err != nil {
+		return err
+	}
+	base, err := loadgen.StartSelf("baseline", "--serve-baseline", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer base.Stop()
+	fmt.Printf("\nspine pid %d at %s (RSS after start %s); baseline pid %d at %s; token: user %s (spine token --user)\n",
+		spine.PID(), spine.URL, mib(loadgen.PeakRSS(spine.PID())), base.PID(), base.URL, clinician)
+	client := loadgen.NewClientWithToken(cfg.workers, token)
+	pdsURL := spine.URL + pdsBase
+
+	get := func(u string) (*http.Request, error) {
+		req, err := http.NewRequest(http.MethodGet, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "application/fhir+json")
+		req.Header.Set("X-Request-ID", loadgen.NewUUID())
+		return req, nil
+	}
+	pick := func(rng *rand.Rand) person { return people[rng.IntN(len(people))] }
+	read := func(rng *rand.Rand) (*http.Request, error) {
+		return get(pdsURL + "/Patient/" + pick(rng).nhs)
+	}
+	baseline := func(rng *rand.Rand) (*http.Request, error) {
+		return get(base.URL + "/baseline")
+	}
+	exact := func(rng *rand.Rand) (*http.Request, error) {
+		p := pick(rng)
+		return get(pdsURL + "/Patient?family=" + url.QueryEscape(p.family) + "&birthdate=eq" + p.birth)
+	}
+	fuzzy := func(rng *rand.Rand) (*http.Request, error) {
+		p := pick(rng)
+		return get(pdsURL + "/Patient?family=" + url.QueryEscape(misspell(p.family)) + "&given=" + url.QueryEscape(p.given) +
+			"&birthdate=eq" + p.birth + "&_fuzzy-match=true")
+	}
+	const readName, baseName = "read Patient/{nhs}", "bare baseline (GET, 160 B)"
+	scenarios := []loadgen.Scenario{
+		{Name: readName, Build: read, Server: spine},
+		{Name: baseName, Build: baseline, Server: base},
+		{Name: "exact search family+birthdate", Build: exact, Server: spine},
+		{Name: "fuzzy search misspelt family+given+birthdate", Build: fuzzy, Server: spine},
+	}
+	var results []loadgen.Result
+	for _, sc := range scenarios {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		sc.Workers, sc.Duration, sc.Warmup, sc.Client = cfg.workers, cfg.duration, cfg.warmup, client
+		fmt.Printf("\n%s, %d workers\n", sc.Name, sc.Workers)
+		for i := range 3 {
+			desc, err := loadgen.Probe(ctx, client, func(*rand.Rand) (*http.Request, error) {
+				return sc.Build(rand.New(rand.NewPCG(uint64(i), 99)))
+			})
+			if err != nil {
+				return fmt.Errorf("probe of %s: %w", sc.Name, err)
+			}
+			fmt.Println("  probe:", desc)
+		}
+		before := loadgen.ScrapeMetrics(ctx, client, sc.Server.URL)
+		r := loadgen.Run(ctx, sc)
+		loadgen.PrintResult(os.Stdout, r)
+		for i, h := range loadgen.ScrapeMetrics(ctx, client, sc.Server.URL).Diff(before) {
+			if i == 6 {
+				break
+			}
+			fmt.Println("    server metric:", h)
+		}
+		results = append(results, r)
+	}
+	rss := loadgen.PeakRSS(spine.PID())
+
+	fmt.Printf("\nsummary (SQLite, %d patients seeded, user-restricted token, %d workers, %s per scenario):\n\n", cfg.patients, cfg.workers, cfg.duration)
+	if seedTime > 0 {
+		fmt.Printf("| seed (spine seed) | %d patients | %s | %.0f patients/s |\n\n", cfg.patients, seedTime.Round(time.Millisecond), float64(cfg.patients)/seedTime.Seconds())
+	}
+	loadgen.PrintTable(os.Stdout, results, readName, baseName)
+	fmt.Printf("\nspine peak RSS (VmHWM): %s\n", mib(rss))
+
+	fmt.Println("\ngoals:")
+	byName := map[string]loadgen.Result{}
+	for _, r := range results {
+		byName[r.Name] = r
+	}
+	ratio := byName[readName].RPS / byName[baseName].RPS
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	fmt.Printf("  read >= 40%% of the bare handler: %.1f%% -> %s\n", 100*ratio, verdict(ratio >= 0.40))
+	ex, fz := byName[scenarios[2].Name], byName[scenarios[3].Name]
+	fmt.Printf("  exact search p99 < 10 ms: %.2f ms -> %s\n", ms(ex.P99), verdict(ex.P99 < 10*time.Millisecond && ex.Errors == 0))
+	fmt.Printf("  fuzzy search p99 < 50 ms: %.2f ms -> %s\n", ms(fz.P99), verdict(fz.P99 < 50*time.Millisecond && fz.Errors == 0))
+	if seedTime > 0 {
+		note := ""
+		if cfg.patients != 1000000 {
+			note = fmt.Sprintf(" (at %d patients; 1,000,000 extrapolated linearly: %s)", cfg.patients, (seedTime * time.Duration(1000000) / time.Duration(cfg.patients)).Round(time.Second))
+		}
+		fmt.Printf("  1,000,000 seeded in < 2 min: %s%s -> %s\n", seedTime.Round(time.Millisecond), note, verdict(cfg.patients >= 1000000 && seedTime < 2*time.Minute))
+	}
+	fmt.Printf("  server memory < 1 GiB: peak RSS %s -> %s\n", mib(rss), verdict(rss > 0 && rss < 1<<30))
+	spine.Stop()
+	base.Stop()
+	fmt.Printf("\nbackground after the run: %.2f cores busy (other tenants)\n", loadgen.Background(2*time.Second))
+	return nil
+}
+
+// regenerate replays the generator exactly as spine seed does (same seed,
+// same options) and keeps about `keep` patients spread over all n: the
+// live, unsuperseded ones with a usual name.
+func regenerate(seed int64, n, keep int) []person {
+	var practices, pharmacies []string
+	for _, o := range directory.DemoOrganizations {
+		switch o.Role {
+		case "RO177":
+			practices = append(practices, o.ODS)
+		case "RO182":
+			pharmacies = append(pharmacies, o.ODS)
+		}
+	}
+	// As cmd/spine/seed.go: seeded NHS numbers stay out of PDS's
+	// allocation range.
+	ranges := []nhsnumber.Range{{Low: 999000000, High: pds.DefaultAllocation.Low - 1}, population.OverflowRange}
+	gen := population.New(seed, population.Options{Practices: practices, Pharmacies: pharmacies, Ranges: ranges})
+	stride := max(1, n/max(1, keep))
+	var out []person
+	for i := range n {
+		p := gen.Next()
+		if i%stride != 0 || p.SupersededBy != "" || p.Deceased() || len(p.Names) == 0 || len(p.Names[0].Given) == 0 || p.Names[0].Use != "usual" {
+			continue
+		}
+		out = append(out, person{nhs: p.NHSNumber, family: p.Names[0].Family, given: p.Names[0].Given[0], birth: p.BirthDate})
+	}
+	return out
+}
+
+// misspell changes one vowel of a family name after its first letter
+// (Smith -> Smyth, Jones -> Junes): the kind of typing error a fuzzy search
+// is for (the Soundex blocking key does not change).
+func misspell(s string) string {
+	swap := map[rune]rune{'i': 'y', 'y': 'i', 'a': 'e', 'e': 'a', 'o': 'u', 'u': 'o'}
+	r := []rune(s)
+	for i := len(r) - 1; i >= 1; i-- {
+		if v, ok := swap[r[i]]; ok {
+			r[i] = v
+			return string(r)
+		}
+	}
+	if len(r) >= 3 { // no vowel: swap the last two letters
+		r[len(r)-1], r[len(r)-2] = r[len(r)-2], r[len(r)-1]
+	}
+	return string(r)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func mib(b int64) string {
+	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+}

@@ -216,6 +216,7 @@ func TestCrashAllocation(t *testing.T) {
 			}
 			cmd, base := startChild(t, args...)
 			client := devClient(t, args[1])
+			rids := map[string]string{} // NHS number -> X-Request-ID of its registration
 			register := func(base string, w, i int) (string, int, error) {
 				body := fmt.Sprintf(`{"name":[{"use":"usual","family":"Crash%c%c","given":["W%dI%d"]}],"gender":"female","birthDate":"%d-%02d-%02d"}`,
 					'A'+w%26, 'A'+i%26, w, i, 1950+i%60, 1+i%12, 1+w%28)
@@ -235,6 +236,7 @@ func TestCrashAllocation(t *testing.T) {
 			var mu sync.Mutex
 			acked := map[string]bool{}
 			stop := make(chan struct{})
+			ridOf := func(w, i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%06d%06d", w, i) }
 			var wg sync.WaitGroup
 			for w := 0; w < 8; w++ {
 				wg.Add(1)
@@ -256,6 +258,7 @@ func TestCrashAllocation(t *testing.T) {
 								t.Errorf("NHS number %s allocated twice", id)
 							}
 							acked[id] = true
+							rids[id] = ridOf(w, i)
 							mu.Unlock()
 						}
 					}
@@ -281,6 +284,16 @@ func TestCrashAllocation(t *testing.T) {
 				if res.StatusCode != 200 {
 					t.Fatalf("acknowledged registration %s lost after SIGKILL: %d", id, res.StatusCode)
 				}
+				// durable before release: its audit record is there too
+				res, err = client.Get(base + "/audit/FHIR/R4/AuditEvent?patient=" + id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 || !strings.Contains(string(body), rids[id]) {
+					t.Fatalf("registration %s answered before SIGKILL has no audit record: %d %s", id, res.StatusCode, body)
+				}
 			}
 			for i := 0; i < 20; i++ {
 				id, status, err := register(base, 99, i)
@@ -291,7 +304,7 @@ func TestCrashAllocation(t *testing.T) {
 					t.Fatalf("NHS number %s reissued after the crash", id)
 				}
 			}
-			t.Logf("%s: %d registrations acknowledged before SIGKILL, all present; no number reissued", backend, len(acked))
+			t.Logf("%s: %d registrations acknowledged before SIGKILL, all present with their audit records; no number reissued", backend, len(acked))
 		})
 	}
 }

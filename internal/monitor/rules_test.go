@@ -1,0 +1,306 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/openspine/openspine/internal/audit"
+)
+
+// fakeLookups is an in-memory Lookups.
+type fakeLookups struct {
+	patients   map[string]Person
+	users      map[string]Person
+	restricted map[string]bool
+}
+
+func (f fakeLookups) Patient(_ context.Context, nhs string) (Person, bool, error) {
+	p, ok := f.patients[nhs]
+	return p, ok, nil
+}
+func (f fakeLookups) User(_ context.Context, id string) (Person, bool, error) {
+	p, ok := f.users[id]
+	return p, ok, nil
+}
+func (f fakeLookups) Restricted(_ context.Context, nhs string) (bool, error) {
+	return f.restricted[nhs], nil
+}
+
+var testPeople = fakeLookups{
+	users: map[string]Person{
+		"u-smith": {Surname: "Smith", Postcode: "LS1 4AP", Address: "1 High Street"},
+		"u-jones": {Surname: "Jones", Postcode: "M1 1AA"},
+	},
+	patients: map[string]Person{
+		"9000000001": {Surname: "SMITH", Postcode: "BD7 1DP"},                            // same surname
+		"9000000002": {Surname: "Patel", Postcode: "ls14ap", Address: "3 High Street"},   // same postcode
+		"9000000003": {Surname: "Brown", Postcode: "LS1 4AP", Address: "1, High Street"}, // same address
+		"9000000004": {Surname: "Khan", Postcode: "YO1 7HH"},                             // nothing shared
+		"9000000005": {Surname: "Smith", Postcode: "LS1 4AP", Address: "1 High Street"},  // household
+		"9000000006": {Surname: "Hidden", Postcode: "", GP: "B82001"},                    // restricted
+	},
+	restricted: map[string]bool{"9000000006": true},
+}
+
+var day = time.Date(2026, 6, 10, 0, 0, 0, 0, time.UTC) // a Wednesday, BST
+
+var idx int64
+
+// rec makes a successful user read of the given patients at t.
+func rec(t time.Time, user string, patients ...string) *audit.Record {
+	idx++
+	return &audit.Record{Index: idx, Time: t, UserID: user, OrgODS: "A81001", AppID: "app1", Mode: "user-restricted",
+		Client: "10.0.0.1", Service: "pds", Action: "read", Method: "GET", Route: "GET /personal-demographics/FHIR/R4/Patient/{id}",
+		Status: 200, Patients: patients}
+}
+
+func env() *Env {
+	return &Env{Ctx: context.Background(), Lookups: testPeople, MaxPatients: 200}
+}
+
+func rulesFor(t *testing.T, cfg Config) map[string]Rule {
+	t.Helper()
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := time.LoadLocation(cfg.Timezone)
+	m := map[string]Rule{}
+	for _, r := range buildRules(cfg, loc) {
+		m[r.Name()] = r
+	}
+	return m
+}
+
+func expect(t *testing.T, what string, got []Finding, n int, reason string) {
+	t.Helper()
+	if len(got) != n {
+		t.Fatalf("%s: %d findings, want %d: %+v", what, len(got), n, got)
+	}
+	for _, f := range got {
+		if reason != "" && f.Reason != reason {
+			t.Errorf("%s: reason %q, want %q", what, f.Reason, reason)
+		}
+		if f.Summary == "" || f.Key == "" || len(f.Records) == 0 || f.Severity == "" {
+			t.Errorf("%s: incomplete finding %+v", what, f)
+		}
+	}
+}
+
+func TestBreakGlassAndOverride(t *testing.T) {
+	rules := rulesFor(t, Config{})
+	bg, ov := rules[RuleBreakGlass], rules[RuleRelationshipOverride]
+	normal := rec(day.Add(10*time.Hour), "u1", "9000000004")
+	expect(t, "break-glass on a normal read", bg.Evaluate(env(), normal), 0, "")
+	expect(t, "override on a normal read", ov.Evaluate(env(), normal), 0, "")
+
+	e := rec(day.Add(10*time.Hour), "u1", "9000000004")
+	e.Emergency, e.EmergencyReason = true, "unconscious in A&E"
+	expect(t, "declared emergency", bg.Evaluate(env(), e), 1, "emergency-access")
+	expect(t, "emergency without override", ov.Evaluate(env(), e), 0, "")
+	e.RelationshipOverridden = true
+	expect(t, "override", ov.Evaluate(env(), e), 1, "no-legitimate-relationship")
+
+	off := rulesFor(t, Config{Rules: RulesConfig{BreakGlass: Switch{Enabled: Bool(false)}}})
+	if _, ok := off[RuleBreakGlass]; ok {
+		t.Error("break-glass rule built although disabled")
+	}
+}
+
+func TestFlagged(t *testing.T) {
+	cfg := Config{Rules: RulesConfig{Flagged: FlaggedConfig{Patients: []FlaggedPatient{
+		{NHSNumber: "9000000004", Reason: "vip", AllowedOrgs: []string{"Y00001"}}}}}}
+	fl := rulesFor(t, cfg)[RuleFlagged]
+	at := day.Add(11 * time.Hour)
+
+	expect(t, "VIP read by another organisation", fl.Evaluate(env(), rec(at, "u1", "9000000004")), 1, "vip")
+	allowed := rec(at, "u1", "9000000004")
+	allowed.OrgODS = "Y00001"
+	expect(t, "VIP read by their own practice", fl.Evaluate(env(), allowed), 0, "")
+	self := rec(at, "", "9000000004")
+	self.Patient = "9000000004"
+	expect(t, "VIP reading their own record", fl.Evaluate(env(), self), 0, "")
+	refused := rec(at, "u1", "9000000004")
+	refused.Status = 403
+	expect(t, "refused request", fl.Evaluate(env(), refused), 0, "")
+	expect(t, "unflagged patient", fl.Evaluate(env(), rec(at, "u1", "9000000001")), 0, "")
+
+	expect(t, "restricted patient", fl.Evaluate(env(), rec(at, "u1", "9000000006")), 1, "restricted")
+	gp := rec(at, "u1", "9000000006")
+	gp.OrgODS = "B82001"
+	expect(t, "restricted patient seen by their practice", fl.Evaluate(env(), gp), 0, "")
+	search := rec(at, "u1", "9000000001", "9000000004", "9000000006")
+	expect(t, "search touching two flagged records", fl.Evaluate(env(), search), 2, "")
+
+	noRestricted := rulesFor(t, Config{Rules: RulesConfig{Flagged: FlaggedConfig{IgnoreRestricted: true}}})[RuleFlagged]
+	expect(t, "restricted look-ups off", noRestricted.Evaluate(env(), rec(at, "u1", "9000000006")), 0, "")
+}
+
+func TestSameNameAddress(t *testing.T) {
+	sn := rulesFor(t, Config{})[RuleSameNameAddress]
+	at := day.Add(14 * time.Hour)
+	expect(t, "same surname", sn.Evaluate(env(), rec(at, "u-smith", "9000000001")), 1, "same-surname")
+	expect(t, "same postcode", sn.Evaluate(env(), rec(at, "u-smith", "9000000002")), 1, "same-postcode")
+	expect(t, "same address", sn.Evaluate(env(), rec(at, "u-smith", "9000000003")), 1, "same-address")
+	expect(t, "same household", sn.Evaluate(env(), rec(at, "u-smith", "9000000005")), 1, "same-surname-and-address")
+	expect(t, "stranger", sn.Evaluate(env(), rec(at, "u-smith", "9000000004")), 0, "")
+	expect(t, "another user", sn.Evaluate(env(), rec(at, "u-jones", "9000000001")), 0, "")
+	expect(t, "unknown user", sn.Evaluate(env(), rec(at, "u-nobody", "9000000001")), 0, "")
+	list := rec(at, "u-smith", "9000000001", "9000000002", "9000000003", "9000000004", "9000000005", "9000000006")
+	expect(t, "a list of search results", sn.Evaluate(env(), list), 0, "")
+	app := rec(at, "", "9000000001")
+	expect(t, "application traffic", sn.Evaluate(env(), app), 0, "")
+
+	common := rulesFor(t, Config{Rules: RulesConfig{SameNameAddress: SameNameConfig{IgnoreSurnames: []string{"smith"}, Match: []string{"surname"}}}})[RuleSameNameAddress]
+	expect(t, "ignored surname", common.Evaluate(env(), rec(at, "u-smith", "9000000001")), 0, "")
+	expect(t, "postcode not matched", common.Evaluate(env(), rec(at, "u-smith", "9000000002")), 0, "")
+}
+
+// patients returns n distinct NHS-number-like strings.
+func patients(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("94%08d", i)
+	}
+	return out
+}
+
+func TestVolume(t *testing.T) {
+	v := rulesFor(t, Config{})[RuleVolume]
+	// a steady user: 50 records an hour from 08:00 to 12:00
+	var got []Finding
+	for h := 8; h < 12; h++ {
+		for i := 0; i < 50; i++ {
+			got = append(got, v.Evaluate(env(), rec(day.Add(time.Duration(h)*time.Hour+time.Duration(i)*time.Minute), "steady", "9000000004"))...)
+		}
+	}
+	expect(t, "steady pace", got, 0, "")
+	// then 260 in one hour: above max(200, 5 × 50)
+	got = nil
+	for i := 0; i < 260; i++ {
+		got = append(got, v.Evaluate(env(), rec(day.Add(12*time.Hour+time.Duration(i)*10*time.Second), "steady", "9000000004"))...)
+	}
+	expect(t, "five times the baseline", got, 1, "above-baseline")
+
+	// a new user is judged against the cold threshold (1000)
+	got = v.Evaluate(env(), rec(day.Add(3*time.Hour), "new", patients(900)...))
+	expect(t, "new user, 900 records", got, 0, "")
+	got = v.Evaluate(env(), rec(day.Add(3*time.Hour+time.Minute), "new", patients(200)...))
+	expect(t, "new user, 1100 records", got, 1, "")
+	got = v.Evaluate(env(), rec(day.Add(3*time.Hour+2*time.Minute), "new", patients(200)...))
+	expect(t, "once per window", got, 0, "")
+	// an application has its own, higher floor
+	app := rec(day.Add(5*time.Hour), "", patients(1500)...)
+	app.Mode = "application-restricted"
+	expect(t, "application batch", v.Evaluate(env(), app), 0, "")
+}
+
+func TestOutOfHours(t *testing.T) {
+	o := rulesFor(t, Config{})[RuleOutOfHours]
+	night := day.Add(2 * time.Hour) // 03:00 BST
+	expect(t, "wide search at 3 a.m.", o.Evaluate(env(), rec(night, "u1", patients(25)...)), 1, "wide-search")
+	expect(t, "wide search at 11 a.m.", o.Evaluate(env(), rec(day.Add(10*time.Hour), "u2", patients(25)...)), 0, "")
+	expect(t, "single read at 3 a.m.", o.Evaluate(env(), rec(night, "u3", "9000000004")), 0, "")
+	export := rec(day.Add(10*time.Hour), "u4", "9000000004")
+	export.Action = "export"
+	expect(t, "export in hours", o.Evaluate(env(), export), 0, "")
+	export.Time = day.Add(-2 * time.Hour) // 23:00 BST
+	expect(t, "export at 11 p.m.", o.Evaluate(env(), export), 1, "bulk-export")
+	saturday := day.Add(3*24*time.Hour + 10*time.Hour)
+	expect(t, "wide search on Saturday", o.Evaluate(env(), rec(saturday, "u5", patients(25)...)), 1, "wide-search")
+
+	// many single reads: a bulk read
+	var got []Finding
+	for i, p := range patients(60) {
+		got = append(got, o.Evaluate(env(), rec(night.Add(time.Duration(i)*20*time.Second), "u6", p))...)
+	}
+	expect(t, "60 reads in 20 minutes at night", got, 1, "bulk-read")
+	if len(got[0].Records) != 50 {
+		t.Errorf("bulk read carries %d records, want the 50 of the window", len(got[0].Records))
+	}
+	got = nil
+	for i, p := range patients(60) {
+		got = append(got, o.Evaluate(env(), rec(night.Add(time.Duration(i)*2*time.Minute), "u7", p))...)
+	}
+	expect(t, "60 reads in 2 hours at night (night shift pace)", got, 0, "")
+
+	app := rec(night, "", patients(25)...)
+	expect(t, "application batch at night", o.Evaluate(env(), app), 0, "")
+
+	// the timezone: 07:30 UTC is 08:30 in June (BST) but 07:30 in January
+	expect(t, "07:30 UTC in summer", o.Evaluate(env(), rec(day.Add(7*time.Hour+30*time.Minute), "u8", patients(25)...)), 0, "")
+	winter := time.Date(2026, 1, 14, 7, 30, 0, 0, time.UTC)
+	expect(t, "07:30 UTC in winter", o.Evaluate(env(), rec(winter, "u8", patients(25)...)), 1, "wide-search")
+
+	hol := rulesFor(t, Config{Rules: RulesConfig{OutOfHours: OutOfHoursConfig{Holidays: []string{"2026-06-10"}}}})[RuleOutOfHours]
+	expect(t, "bank holiday", hol.Evaluate(env(), rec(day.Add(10*time.Hour), "u9", patients(25)...)), 1, "wide-search")
+}
+
+func failure(t time.Time, client string) *audit.Record {
+	idx++
+	return &audit.Record{Index: idx, Time: t, Client: client, Action: "authenticate", Method: "POST",
+		Route: "POST /oauth2/token", Status: 401}
+}
+
+func TestAuthFailures(t *testing.T) {
+	a := rulesFor(t, Config{})[RuleAuthFailures]
+	var got []Finding
+	for i := 0; i < 19; i++ {
+		got = append(got, a.Evaluate(env(), failure(day.Add(time.Duration(i)*time.Second), "203.0.113.9"))...)
+	}
+	expect(t, "19 failures", got, 0, "")
+	got = a.Evaluate(env(), failure(day.Add(19*time.Second), "203.0.113.9"))
+	expect(t, "20th failure within 5 minutes", got, 1, "failed-authentication")
+	if len(got[0].Records) != 20 {
+		t.Errorf("alert carries %d records, want 20", len(got[0].Records))
+	}
+	got = a.Evaluate(env(), failure(day.Add(20*time.Second), "203.0.113.9"))
+	if len(got) != 1 || got[0].Key != "address:203.0.113.9" {
+		t.Fatalf("burst goes on: %+v", got)
+	}
+
+	// slow failures (an app with an expired token every 2 minutes)
+	got = nil
+	for i := 0; i < 40; i++ {
+		got = append(got, a.Evaluate(env(), failure(day.Add(time.Duration(i)*2*time.Minute), "198.51.100.7"))...)
+	}
+	expect(t, "a failure every 2 minutes", got, 0, "")
+
+	// 403s of one application from many addresses
+	got = nil
+	for i := 0; i < 20; i++ {
+		r := rec(day.Add(time.Duration(i)*time.Second), "u1", "9000000004")
+		r.Status, r.Client = 403, fmt.Sprintf("10.1.0.%d", i)
+		got = append(got, a.Evaluate(env(), r)...)
+	}
+	expect(t, "403 burst of one application", got, 1, "refused-authorisation")
+	// successes do not count
+	got = nil
+	for i := 0; i < 30; i++ {
+		got = append(got, a.Evaluate(env(), rec(day.Add(time.Duration(i)*time.Second), "u1", "9000000004"))...)
+	}
+	expect(t, "successes", got, 0, "")
+}
+
+func TestParseConfig(t *testing.T) {
+	c, err := ParseConfig([]byte(`{"rules": {"volume": {"k": 8, "window": "30m"}, "break_glass": {"enabled": false}},
+		"webhooks": [{"name": "soc", "url": "https://soc.example/hook", "secret": "s"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Rules.Volume.K != 8 || c.Rules.Volume.Window.D() != 30*time.Minute || c.Rules.Volume.MinUser != 200 {
+		t.Errorf("volume config %+v", c.Rules.Volume)
+	}
+	if c.Rules.BreakGlass.On() || !c.Rules.RelationshipOverride.On() {
+		t.Error("switches not applied")
+	}
+	for _, bad := range []string{`{"rules": {"nope": {}}}`, `{"timezone": "Mars/Olympus"}`,
+		`{"rules": {"out_of_hours": {"start": "8am"}}}`, `{"webhooks": [{"name": "x", "url": "ftp://x"}]}`,
+		`{"rules": {"same_name_address": {"match": ["shoe size"]}}}`} {
+		if _, err := ParseConfig([]byte(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,547 @@
+// Command epsbench measures full Electronic Prescription Service cycles.
+// It seeds patients with the real command (spine seed), starts spine serve
+// --dev on that data, registers an ECDSA P-256 signing key on the demo
+// prescriber's PractitionerRole through the directory API, mints a
+// prescriber token (Dr Carter, R8000 at Y12345) and a pharmacist token
+// (R1290 at FA565), then runs closed-loop workers that each do complete
+// cycles back to back:
+//
+//	$prepare -> sign (ES256 over the digest, crypto/ecdsa) -> $process-message
+//	(prescription-order) -> Task/$release by short-form id ->
+//	$process-message (dispense-notification, complete) -> POST /Claim
+//
+// and reports complete cycles per second and the latency of each step. See
+// docs/performance.md.
+//
+//	epsbench --spine /tmp/spine [--patients 5000] [--workers 64] [--duration 10s]
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"flag"
+
+	"github.com/openspine/openspine/bench/loadgen"
+	"github.com/openspine/openspine/internal/directory"
+	"github.com/openspine/openspine/internal/eps"
+	"github.com/openspine/openspine/internal/nhsnumber"
+	"github.com/openspine/openspine/internal/pds"
+	"github.com/openspine/openspine/internal/population"
+)
+
+// The demo directory's prescriber and pharmacist.
+const (
+	prescriberUser = "555021935107" // Dr Amelia Carter
+	prescriberRole = "555021936108" // her PractitionerRole: R8000 at Y12345
+	prescriberODS  = "Y12345"
+	pharmacistUser = "555021935110" // Rohan Patel
+	pharmacistRole = "555021936111"
+	pharmacyODS    = "FA565"
+)
+
+var medicines = []struct {
+	code, display, dose string
+	qty                 int
+}{
+	{"322237000", "Paracetamol 500mg soluble tablets", "One tablet four times a day", 100},
+	{"39113611000001102", "Salbutamol 100micrograms/dose inhaler CFC free", "Two puffs when required", 200},
+	{"317972000", "Furosemide 40mg tablets", "One tablet each morning", 28},
+	{"324252006", "Azithromycin 250mg capsules", "One capsule daily", 6},
+}
+
+var steps = []string{"prepare", "sign (ES256, client)", "order ($process-message)", "release (Task/$release)", "dispense ($process-message)", "claim (POST /Claim)"}
+
+func main() {
+	spine := flag.String("spine", "", "path of the spine binary (required)")
+	patients := flag.Int("patients", 5000, "patients to seed with spine seed")
+	items := flag.Int("items", 1, "line items per prescription (1-4)")
+	workers := flag.Int("workers", 64, "concurrent closed-loop workers, each running complete cycles")
+	duration := flag.Duration("duration", 10*time.Second, "measured duration")
+	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured warm-up")
+	flag.Parse()
+	if *spine == "" {
+		fmt.Fprintln(os.Stderr, "epsbench: --spine PATH is required")
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *spine, *patients, min(max(*items, 1), 4), *workers, *duration, *warmup); err != nil {
+		fmt.Fprintln(os.Stderr, "epsbench:", err)
+		os.Exit(1)
+	}
+}
+
+type bench struct {
+	url                  string // spine base URL + eps.Base
+	prescriber, pharmacy *http.Client
+	key                  *ecdsa.PrivateKey
+	patients             []string
+	items                int
+}
+
+func run(ctx context.Context, spinePath string, nPatients, items, workers int, duration, warmup time.Duration) error {
+	fmt.Printf("epsbench: %d patients, %d item(s) per prescription, %d workers, %s measured (+%s warm-up)\n", nPatients, items, workers, duration, warmup)
+	fmt.Printf("CPU: %d cores (GOMAXPROCS %d) shared by the load generator and the spine\n", runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	fmt.Printf("background: %.2f cores busy before the harness started anything (other tenants)\n", loadgen.Background(2*time.Second))
+	dir, err := os.MkdirTemp("", "epsbench-data-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	d, err := loadgen.Seed(spinePath, dir, nPatients, 1)
+	if err != nil {
+		return fmt.Errorf("spine seed: %w", err)
+	}
+	fmt.Printf("seeded %d patients in %s\n", nPatients, d.Round(time.Millisecond))
+	pats := patients(1, nPatients)
+	fmt.Printf("%d live patients nominating %s or no pharmacy, regenerated in-process\n", len(pats), pharmacyODS)
+
+	spine, err := loadgen.StartSpineArgs(spinePath, "serve", "--dev", "--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn")
+	if err != nil {
+		return err
+	}
+	defer spine.Stop()
+	appTok, err := loadgen.MintToken(spinePath, dir)
+	if err != nil {
+		return err
+	}
+	rxTok, err := loadgen.MintToken(spinePath, dir, "--user", prescriberUser)
+	if err != nil {
+		return err
+	}
+	phTok, err := loadgen.MintToken(spinePath, dir, "--user", pharmacistUser, "--role", "R1290", "--org", pharmacyODS,
+		"--role-profile", pharmacistRole, "--activities", "B0570")
+	if err != nil {
+		return err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	if err := registerKey(ctx, loadgen.NewClientWithToken(1, appTok), spine.URL+"/directory/FHIR/R4", &key.PublicKey); err != nil {
+		return err
+	}
+	fmt.Printf("spine pid %d at %s; signing key registered on PractitionerRole/%s (%s)\n", spine.PID(), spine.URL, prescriberRole, eps.ExtSigningKey)
+	b := &bench{url: spine.URL + eps.Base, prescriber: loadgen.NewClientWithToken(workers, rxTok),
+		pharmacy: loadgen.NewClientWithToken(workers, phTok), key: key, patients: pats, items: items}
+
+	// One cycle first, to show that it works end to end.
+	var probe cycleTimes
+	if err := b.cycle(ctx, mrand.New(mrand.NewPCG(1, 1)), &probe, true); err != nil {
+		return fmt.Errorf("first cycle: %w", err)
+	}
+	if warmup > 0 {
+		b.loop(ctx, workers, warmup, nil)
+	}
+	m := loadgen.StartMeter(spine)
+	before := loadgen.ScrapeMetrics(ctx, b.pharmacy, spine.URL)
+	stats := &collected{}
+	b.loop(ctx, workers, duration, stats)
+	cyc := loadgen.Result{Name: fmt.Sprintf("complete cycle (%d item)", items), Workers: workers, Unit: "cycles",
+		Requests: len(stats.cycle) + stats.errors, Errors: stats.errors, ErrorText: stats.samples}
+	m.Stop(&cyc)
+	cyc.RPS = float64(len(stats.cycle)) / cyc.Elapsed.Seconds()
+	cyc.P50, cyc.P90, cyc.P99, cyc.Max = loadgen.Percentiles(stats.cycle)
+	results := []loadgen.Result{cyc}
+	for i, name := range steps {
+		r := loadgen.Result{Name: "  step: " + name, Requests: len(stats.steps[i]), Elapsed: cyc.Elapsed}
+		r.RPS = float64(len(stats.steps[i])) / cyc.Elapsed.Seconds()
+		r.P50, r.P90, r.P99, r.Max = loadgen.Percentiles(stats.steps[i])
+		results = append(results, r)
+	}
+	loadgen.PrintResult(os.Stdout, cyc)
+	for i, h := range loadgen.ScrapeMetrics(ctx, b.pharmacy, spine.URL).Diff(before) {
+		if i == 12 {
+			break
+		}
+		fmt.Println("    server metric:", h)
+	}
+	rss := loadgen.PeakRSS(spine.PID())
+	fmt.Printf("\nsummary (SQLite, %d patients seeded, %d workers, %s measured; step rows: requests/s and latency of that step within the cycles):\n\n", nPatients, workers, duration)
+	loadgen.PrintTable(os.Stdout, results, "", "")
+	fmt.Printf("\nspine peak RSS (VmHWM): %.0f MiB\n", float64(rss)/(1<<20))
+	verdict := "MISSED"
+	if cyc.RPS >= 1000 && cyc.Errors == 0 {
+		verdict = "met"
+	}
+	fmt.Printf("\ngoal: >= 1,000 complete cycles/s: %.0f cycles/s (%d errors) -> %s\n", cyc.RPS, cyc.Errors, verdict)
+	spine.Stop()
+	fmt.Printf("background after the run: %.2f cores busy (other tenants)\n", loadgen.Background(2*time.Second))
+	return nil
+}
+
+// patients regenerates the seeded population (as cmd/spine/seed.go makes
+// it) and returns the NHS numbers of live, current patients who nominated
+// FA565 or no pharmacy.
+func patients(seed int64, n int) []string {
+	var practices, pharmacies []string
+	for _, o := range directory.DemoOrganizations {
+		switch o.Role {
+		case "RO177":
+			practices = append(practices, o.ODS)
+		case "RO182":
+			pharmacies = append(pharmacies, o.ODS)
+		}
+	}
+	ranges := []nhsnumber.Range{{Low: 999000000, High: pds.DefaultAllocation.Low - 1}, population.OverflowRange}
+	gen := population.New(seed, population.Options{Practices: practices, Pharmacies: pharmacies, Ranges: ranges})
+	var out []string
+	for range n {
+		p := gen.Next()
+		if p.SupersededBy == "" && !p.Deceased() && (p.Pharmacy == "" || p.Pharmacy == pharmacyODS) {
+			out = append(out, p.NHSNumber)
+		}
+	}
+	return out
+}
+
+// registerKey adds the public key to the prescriber's PractitionerRole
+// (read, add the extension, PUT back).
+func registerKey(ctx context.Context, c *http.Client, dirURL string, pub *ecdsa.PublicKey) error {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return err
+	}
+	u := dirURL + "/PractitionerRole/" + prescriberRole
+	status, body, err := send(ctx, c, http.MethodGet, u, nil)
+	if err != nil || status != 200 {
+		return fmt.Errorf("GET %s: %d %v %.500s", u, status, err, body)
+	}
+	var role map[string]any
+	if err := json.Unmarshal(body, &role); err != nil {
+		return err
+	}
+	ext, _ := role["extension"].([]any)
+	role["extension"] = append(ext, map[string]any{"url": eps.ExtSigningKey, "valueString": base64.StdEncoding.EncodeToString(der)})
+	status, body, err = send(ctx, c, http.MethodPut, u, role)
+	if err != nil || status/100 != 2 {
+		return fmt.Errorf("PUT %s: %d %v %.500s", u, status, err, body)
+	}
+	return nil
+}
+
+// send makes one request with a fresh X-Request-ID and returns the status
+// and the whole body.
+func send(ctx context.Context, c *http.Client, method, u string, body any) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Accept", "application/fhir+json")
+	req.Header.Set("X-Request-ID", loadgen.NewUUID())
+	if body != nil {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, data, err
+}
+
+type cycleTimes [7]time.Duration // the steps, then the whole cycle
+
+type collected struct {
+	mu      sync.Mutex
+	steps   [6][]time.Duration
+	cycle   []time.Duration
+	errors  int
+	samples []string
+}
+
+// loop runs workers doing cycles back to back for d; stats nil: warm-up.
+func (b *bench) loop(ctx context.Context, workers int, d time.Duration, stats *collected) {
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := mrand.New(mrand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			var ts cycleTimes
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				err := b.cycle(ctx, rng, &ts, false)
+				if stats == nil {
+					continue
+				}
+				stats.mu.Lock()
+				if err != nil {
+					stats.errors++
+					if len(stats.samples) < 5 {
+						stats.samples = append(stats.samples, err.Error())
+					}
+				} else {
+					for i := range stats.steps {
+						stats.steps[i] = append(stats.steps[i], ts[i])
+					}
+					stats.cycle = append(stats.cycle, ts[6])
+				}
+				stats.mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// cycle runs one complete prescription cycle, recording each step's time.
+func (b *bench) cycle(ctx context.Context, rng *mrand.Rand, ts *cycleTimes, verbose bool) error {
+	start := time.Now()
+	nhs := b.patients[rng.IntN(len(b.patients))]
+	short, long := eps.NewShortFormID(prescriberODS), eps.NewLongFormID()
+	var itemIDs []string
+	for range b.items {
+		itemIDs = append(itemIDs, loadgen.NewUUID())
+	}
+	order := orderBundle(nhs, short, long, itemIDs)
+	step := func(i int, c *http.Client, path string, body any) ([]byte, error) {
+		t0 := time.Now()
+		status, data, err := send(ctx, c, http.MethodPost, b.url+path, body)
+		ts[i] = time.Since(t0)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", steps[i], err)
+		}
+		if status != 200 {
+			return nil, fmt.Errorf("%s: HTTP %d: %.600s", steps[i], status, data)
+		}
+		if verbose {
+			fmt.Printf("  %s: POST %s -> %d, %d bytes\n", steps[i], path, status, len(data))
+		}
+		return data, nil
+	}
+	// 1. $prepare
+	data, err := step(0, b.prescriber, "/$prepare", order)
+	if err != nil {
+		return err
+	}
+	var params struct {
+		Parameter []struct {
+			Name        string `json:"name"`
+			ValueString string `json:"valueString"`
+		} `json:"parameter"`
+	}
+	if err := json.Unmarshal(data, &params); err != nil {
+		return fmt.Errorf("prepare answer: %w", err)
+	}
+	var digest, when string
+	for _, p := range params.Parameter {
+		switch p.Name {
+		case "digest":
+			digest = p.ValueString
+		case "timestamp":
+			when = p.ValueString
+		}
+	}
+	// 2. sign: a raw ECDSA P-256 signature (ASN.1 DER) over the 32 digest
+	// bytes, as a signing service that "signs a digest" produces.
+	t0 := time.Now()
+	d, err := base64.StdEncoding.DecodeString(digest)
+	if err != nil || len(d) != sha256.Size {
+		return fmt.Errorf("prepare answer: digest %q", digest)
+	}
+	sig, err := ecdsa.SignASN1(rand.Reader, b.key, d)
+	if err != nil {
+		return err
+	}
+	addSignature(order, base64.StdEncoding.EncodeToString(sig), when)
+	ts[1] = time.Since(t0)
+	// 3. the order
+	if _, err := step(2, b.prescriber, "/$process-message", order); err != nil {
+		return err
+	}
+	// 4. release by short-form id
+	data, err = step(3, b.pharmacy, "/Task/$release", releaseBody(short))
+	if err != nil {
+		return err
+	}
+	if !bytes.Contains(data, []byte(short)) {
+		return fmt.Errorf("release of %s: the answer does not hold it: %.600s", short, data)
+	}
+	// 5. dispense-notification: every item dispensed, prescription 0006
+	if _, err := step(4, b.pharmacy, "/$process-message", dispenseBundle(nhs, short, long, itemIDs)); err != nil {
+		return err
+	}
+	// 6. claim
+	if _, err := step(5, b.pharmacy, "/Claim", claimBody(nhs, short, long, itemIDs)); err != nil {
+		return err
+	}
+	ts[6] = time.Since(start)
+	return nil
+}
+
+type obj = map[string]any
+
+func coding(system, code string) obj { return obj{"system": system, "code": code} }
+
+func ident(system, value string) obj { return obj{"system": system, "value": value} }
+
+// orderBundle is an unsigned prescription-order message by Dr Carter (as
+// the eps tests build it).
+func orderBundle(nhs, short, long string, itemIDs []string) obj {
+	patURL, roleURL, pracURL, orgURL := "urn:uuid:"+loadgen.NewUUID(), "urn:uuid:"+loadgen.NewUUID(), "urn:uuid:"+loadgen.NewUUID(), "urn:uuid:"+loadgen.NewUUID()
+	now := time.Now().UTC().Format(time.RFC3339)
+	var mrs, focus []any
+	for i, id := range itemIDs {
+		m := medicines[i%len(medicines)]
+		u := "urn:uuid:" + loadgen.NewUUID()
+		focus = append(focus, obj{"reference": u})
+		mrs = append(mrs, obj{"fullUrl": u, "resource": obj{
+			"resourceType": "MedicationRequest",
+			"identifier":   []any{ident(eps.SystemItem, id)},
+			"status":       "active", "intent": "order",
+			"category":                  []any{obj{"coding": []any{coding("http://terminology.hl7.org/CodeSystem/medicationrequest-category", "community")}}},
+			"medicationCodeableConcept": obj{"coding": []any{obj{"system": "http://snomed.info/sct", "code": m.code, "display": m.display}}},
+			"subject":                   obj{"reference": patURL},
+			"authoredOn":                now,
+			"requester":                 obj{"reference": roleURL},
+			"groupIdentifier": obj{
+				"extension": []any{obj{"url": eps.ExtPrescriptionID, "valueIdentifier": ident(eps.SystemLongForm, long)}},
+				"system":    eps.SystemShortForm, "value": short},
+			"courseOfTherapyType": obj{"coding": []any{coding("http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy", "acute")}},
+			"dosageInstruction":   []any{obj{"text": m.dose}},
+			"dispenseRequest": obj{
+				"extension": []any{obj{"url": eps.ExtSiteType, "valueCoding": coding(eps.SystemSiteType, "P1")}},
+				"quantity":  obj{"value": m.qty, "unit": "dose", "system": "http://snomed.info/sct", "code": "3317411000001100"},
+			},
+			"substitution": obj{"allowedBoolean": false},
+		}})
+	}
+	entries := []any{obj{"fullUrl": "urn:uuid:" + loadgen.NewUUID(), "resource": obj{"resourceType": "MessageHeader",
+		"eventCoding": coding(eps.SystemEvent, eps.EventOrder),
+		"sender":      obj{"identifier": ident(eps.SystemODS, prescriberODS)},
+		"source":      obj{"endpoint": "urn:nhs-uk:addressing:ods:" + prescriberODS},
+		"focus":       focus}}}
+	entries = append(entries, mrs...)
+	entries = append(entries,
+		obj{"fullUrl": patURL, "resource": obj{"resourceType": "Patient", "identifier": []any{ident(eps.SystemNHSNumber, nhs)}}},
+		obj{"fullUrl": roleURL, "resource": obj{"resourceType": "PractitionerRole",
+			"identifier":   []any{ident(eps.SystemRole, prescriberRole)},
+			"practitioner": obj{"reference": pracURL}, "organization": obj{"reference": orgURL},
+			"code":    []any{obj{"coding": []any{coding("https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode", "R8000")}}},
+			"telecom": []any{obj{"system": "phone", "value": "01234567890", "use": "work"}}}},
+		obj{"fullUrl": pracURL, "resource": obj{"resourceType": "Practitioner",
+			"identifier": []any{ident(eps.SystemUser, prescriberUser)},
+			"name":       []any{obj{"family": "Carter", "given": []any{"Amelia"}, "prefix": []any{"Dr"}}}}},
+		obj{"fullUrl": orgURL, "resource": obj{"resourceType": "Organization",
+			"identifier": []any{ident(eps.SystemODS, prescriberODS)}, "name": "Demo Medical Practice"}},
+	)
+	return obj{"resourceType": "Bundle", "id": loadgen.NewUUID(), "type": "message",
+		"identifier": ident(eps.SystemUUID, loadgen.NewUUID()), "entry": entries}
+}
+
+// addSignature adds the Provenance carrying the signature.
+func addSignature(b obj, data, when string) {
+	entries := b["entry"].([]any)
+	var roleRef string
+	var targets []any
+	for _, e := range entries {
+		res := e.(obj)["resource"].(obj)
+		if res["resourceType"] == "MedicationRequest" {
+			roleRef = res["requester"].(obj)["reference"].(string)
+			targets = append(targets, obj{"reference": e.(obj)["fullUrl"]})
+		}
+	}
+	b["entry"] = append(entries, obj{"fullUrl": "urn:uuid:" + loadgen.NewUUID(), "resource": obj{
+		"resourceType": "Provenance", "target": targets, "recorded": when,
+		"agent": []any{obj{"who": obj{"reference": roleRef}}},
+		"signature": []any{obj{
+			"type": []any{coding("urn:iso-astm:E1762-95:2013", "1.2.840.10065.1.12.1.1")},
+			"when": when, "who": obj{"reference": roleRef}, "data": data}},
+	}})
+}
+
+func releaseBody(short string) obj {
+	return obj{"resourceType": "Parameters", "parameter": []any{
+		obj{"name": "owner", "resource": obj{"resourceType": "Organization", "identifier": []any{ident(eps.SystemODS, pharmacyODS)},
+			"name": "Demo Pharmacy", "telecom": []any{obj{"system": "phone", "value": "0113 496 0000", "use": "work"}}}},
+		obj{"name": "status", "valueCode": "accepted"},
+		obj{"name": "agent", "resource": obj{"resourceType": "PractitionerRole", "identifier": []any{ident(eps.SystemRole, pharmacistRole)}}},
+		obj{"name": "group-identifier", "valueIdentifier": ident(eps.SystemShortForm, short)},
+	}}
+}
+
+func groupID(short, long string) obj {
+	return obj{"url": eps.ExtGroupID, "extension": []any{
+		obj{"url": "shortForm", "valueIdentifier": ident(eps.SystemShortForm, short)},
+		obj{"url": "UUID", "valueIdentifier": ident(eps.SystemLongForm, long)},
+	}}
+}
+
+// dispenseBundle is a dispense-notification: every item fully dispensed.
+func dispenseBundle(nhs, short, long string, itemIDs []string) obj {
+	entries := []any{obj{"fullUrl": "urn:uuid:" + loadgen.NewUUID(), "resource": obj{
+		"resourceType": "MessageHeader",
+		"eventCoding":  coding(eps.SystemEvent, eps.EventDispense),
+		"sender":       obj{"identifier": ident(eps.SystemODS, pharmacyODS), "display": "Demo Pharmacy"},
+		"source":       obj{"endpoint": "urn:nhs-uk:addressing:ods:" + pharmacyODS},
+	}}}
+	now := time.Now().UTC().Format(time.RFC3339)
+	for i, id := range itemIDs {
+		m := medicines[i%len(medicines)]
+		entries = append(entries, obj{"fullUrl": "urn:uuid:" + loadgen.NewUUID(), "resource": obj{
+			"resourceType":              "MedicationDispense",
+			"extension":                 []any{obj{"url": eps.ExtBusinessStatus, "valueCoding": coding(eps.SystemBusinessStatus, eps.StatusDispensed)}},
+			"identifier":                []any{ident("https://fhir.nhs.uk/Id/prescription-dispense-item-number", loadgen.NewUUID())},
+			"status":                    "completed",
+			"medicationCodeableConcept": obj{"coding": []any{obj{"system": "http://snomed.info/sct", "code": m.code, "display": m.display}}},
+			"subject":                   obj{"type": "Patient", "identifier": ident(eps.SystemNHSNumber, nhs)},
+			"authorizingPrescription":   []any{obj{"extension": []any{groupID(short, long)}, "identifier": ident(eps.SystemItem, id)}},
+			"type":                      obj{"coding": []any{coding(eps.SystemItemStatus, eps.ItemDispensed)}},
+			"quantity":                  obj{"value": m.qty, "unit": "dose"},
+			"whenHandedOver":            now,
+		}})
+	}
+	return obj{"resourceType": "Bundle", "id": loadgen.NewUUID(), "type": "message",
+		"identifier": ident(eps.SystemUUID, loadgen.NewUUID()), "entry": entries}
+}
+
+func claimBody(nhs, short, long string, itemIDs []string) obj {
+	var details []any
+	for i, id := range itemIDs {
+		m := medicines[i%len(medicines)]
+		details = append(details, obj{
+			"extension": []any{obj{"url": "https://fhir.nhs.uk/StructureDefinition/Extension-ClaimMedicationRequestReference",
+				"valueReference": obj{"identifier": ident(eps.SystemItem, id)}}},
+			"sequence":         i + 1,
+			"productOrService": obj{"coding": []any{obj{"system": "http://snomed.info/sct", "code": m.code, "display": m.display}}},
+		})
+	}
+	return obj{"resourceType": "Claim", "id": loadgen.NewUUID(),
+		"identifier": []any{ident(eps.SystemUUID, loadgen.NewUUID())},
+		"status":     "active", "use": "claim",
+		"type":         obj{"coding": []any{coding("http://terminology.hl7.org/CodeSystem/claim-type", "pharmacy")}},
+		"patient":      obj{"identifier": ident(eps.SystemNHSNumber, nhs)},
+		"created":      time.Now().UTC().Format(time.RFC3339),
+		"prescription": obj{"extension": []any{groupID(short, long)}},
+		"payee":        obj{"party": obj{"identifier": ident(eps.SystemODS, pharmacyODS)}},
+		"item":         []any{obj{"sequence": 1, "detail": details}},
+	}
+}

@@ -114,8 +114,10 @@ type FlaggedConfig struct {
 // surname or address" rule.
 type SameNameConfig struct {
 	Switch
-	// Match lists what counts: "surname", "postcode" (same postcode; with
-	// equal address lines it is reported as the same address). Default both.
+	// Match lists what counts: "surname"; "address" (the same postcode and
+	// first address line, or the same postcode when a line is unknown);
+	// "postcode" (any neighbour sharing the postcode: noisy for staff who
+	// live near where they work). Default surname and address.
 	Match []string `json:"match,omitempty"`
 	// IgnoreSurnames are never matched (very common names).
 	IgnoreSurnames []string `json:"ignore_surnames,omitempty"`
@@ -239,7 +241,7 @@ func (c Config) withDefaults() Config {
 	}
 	s := &c.Rules.SameNameAddress
 	if len(s.Match) == 0 {
-		s.Match = []string{"surname", "postcode"}
+		s.Match = []string{"surname", "address"}
 	}
 	def(&s.MaxPatients, 5)
 	v := &c.Rules.Volume
@@ -283,8 +285,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("monitor config: timezone %q: %w", c.Timezone, err)
 	}
 	for _, m := range c.Rules.SameNameAddress.Match {
-		if m != "surname" && m != "postcode" {
-			return fmt.Errorf("monitor config: same_name_address.match %q: want surname or postcode", m)
+		if m != "surname" && m != "address" && m != "postcode" {
+			return fmt.Errorf("monitor config: same_name_address.match %q: want surname, address or postcode", m)
 		}
 	}
 	o := c.Rules.OutOfHours

@@ -9,20 +9,20 @@ import (
 )
 
 // sameName alerts when a user looks at the record of someone who shares
-// their surname or their address (postcode; the same address when the
-// first lines match too): family and neighbours are the usual targets of
-// snooping. Records concerning more than MaxPatients patients (lists of
+// their surname or their address (and, optionally, their postcode):
+// family and neighbours are the usual targets of snooping. Records concerning more than MaxPatients patients (lists of
 // search results) are not "looking at" a record. One alert per user
 // gathers the patients while it stays active.
 type sameName struct {
-	cfg             SameNameConfig
-	surname, postal bool
-	ignore          map[string]bool
+	cfg                      SameNameConfig
+	surname, address, postal bool
+	ignore                   map[string]bool
 }
 
 func newSameName(cfg SameNameConfig) *sameName {
 	s := &sameName{cfg: cfg, surname: slices.Contains(cfg.Match, "surname"),
-		postal: slices.Contains(cfg.Match, "postcode"), ignore: map[string]bool{}}
+		address: slices.Contains(cfg.Match, "address"), postal: slices.Contains(cfg.Match, "postcode"),
+		ignore: map[string]bool{}}
 	for _, n := range cfg.IgnoreSurnames {
 		s.ignore[norm(n)] = true
 	}
@@ -62,16 +62,18 @@ func (s *sameName) Evaluate(env *Env, r *audit.Record) []Finding {
 			continue
 		}
 		name := s.surname && uSurname != "" && !s.ignore[uSurname] && norm(p.Surname) == uSurname
-		post := s.postal && uPost != "" && norm(p.Postcode) == uPost
+		post := uPost != "" && norm(p.Postcode) == uPost
+		pAddr := norm(p.Address)
+		home := post && (uAddr == "" || pAddr == "" || pAddr == uAddr) && (s.address || s.postal)
 		var reason, sev string
 		switch {
-		case name && post:
+		case name && home:
 			reason, sev = "same-surname-and-address", SeverityHigh
-		case post && uAddr != "" && norm(p.Address) == uAddr:
+		case home:
 			reason, sev = "same-address", SeverityHigh
 		case name:
 			reason, sev = "same-surname", SeverityMedium
-		case post:
+		case post && s.postal:
 			reason, sev = "same-postcode", SeverityLow
 		default:
 			continue

@@ -40,6 +40,7 @@ var testPeople = fakeLookups{
 		"9000000004": {Surname: "Khan", Postcode: "YO1 7HH"},                             // nothing shared
 		"9000000005": {Surname: "Smith", Postcode: "LS1 4AP", Address: "1 High Street"},  // household
 		"9000000006": {Surname: "Hidden", Postcode: "", GP: "B82001"},                    // restricted
+		"9000000007": {Surname: "Ahmed", Postcode: "M1 1AA", Address: "Flat 2"},          // u-jones's postcode
 	},
 	restricted: map[string]bool{"9000000006": true},
 }
@@ -142,7 +143,7 @@ func TestSameNameAddress(t *testing.T) {
 	sn := rulesFor(t, Config{})[RuleSameNameAddress]
 	at := day.Add(14 * time.Hour)
 	expect(t, "same surname", sn.Evaluate(env(), rec(at, "u-smith", "9000000001")), 1, "same-surname")
-	expect(t, "same postcode", sn.Evaluate(env(), rec(at, "u-smith", "9000000002")), 1, "same-postcode")
+	expect(t, "same postcode, another house", sn.Evaluate(env(), rec(at, "u-smith", "9000000002")), 0, "")
 	expect(t, "same address", sn.Evaluate(env(), rec(at, "u-smith", "9000000003")), 1, "same-address")
 	expect(t, "same household", sn.Evaluate(env(), rec(at, "u-smith", "9000000005")), 1, "same-surname-and-address")
 	expect(t, "stranger", sn.Evaluate(env(), rec(at, "u-smith", "9000000004")), 0, "")
@@ -152,6 +153,13 @@ func TestSameNameAddress(t *testing.T) {
 	expect(t, "a list of search results", sn.Evaluate(env(), list), 0, "")
 	app := rec(at, "", "9000000001")
 	expect(t, "application traffic", sn.Evaluate(env(), app), 0, "")
+
+	neighbours := rulesFor(t, Config{Rules: RulesConfig{SameNameAddress: SameNameConfig{Match: []string{"postcode"}}}})[RuleSameNameAddress]
+	expect(t, "neighbour", neighbours.Evaluate(env(), rec(at, "u-smith", "9000000002")), 1, "same-postcode")
+	expect(t, "surname not matched", neighbours.Evaluate(env(), rec(at, "u-smith", "9000000001")), 0, "")
+	expect(t, "address still matched", neighbours.Evaluate(env(), rec(at, "u-smith", "9000000003")), 1, "same-address")
+	noLine := rec(at, "u-jones", "9000000007")
+	expect(t, "same postcode, address line unknown", sn.Evaluate(env(), noLine), 1, "same-address")
 
 	common := rulesFor(t, Config{Rules: RulesConfig{SameNameAddress: SameNameConfig{IgnoreSurnames: []string{"smith"}, Match: []string{"surname"}}}})[RuleSameNameAddress]
 	expect(t, "ignored surname", common.Evaluate(env(), rec(at, "u-smith", "9000000001")), 0, "")

@@ -106,8 +106,11 @@ type FlaggedConfig struct {
 	// AlertRegisteredPractice alerts also on a restricted patient's own
 	// registered practice (Person.GP); by default that access is explained.
 	AlertRegisteredPractice bool `json:"alert_registered_practice,omitempty"`
-	// IgnoreApplications skips application-restricted access.
-	IgnoreApplications bool `json:"ignore_applications,omitempty"`
+	// IgnoreApplications skips application-restricted access; ExemptApps
+	// skips some applications (user- or application-restricted), such as
+	// a nightly registration sync.
+	IgnoreApplications bool     `json:"ignore_applications,omitempty"`
+	ExemptApps         []string `json:"exempt_apps,omitempty"`
 }
 
 // SameNameConfig configures the "user looks at people sharing their

@@ -29,7 +29,7 @@ func (*flagged) Name() string { return RuleFlagged }
 
 func (fl *flagged) Evaluate(env *Env, r *audit.Record) []Finding {
 	ak, isApp := actor(r)
-	if ak == "" || isApp && fl.cfg.IgnoreApplications {
+	if ak == "" || isApp && fl.cfg.IgnoreApplications || slices.Contains(fl.cfg.ExemptApps, r.AppID) {
 		return nil
 	}
 	var out []Finding

@@ -135,6 +135,9 @@ func TestFlagged(t *testing.T) {
 	search := rec(at, "u1", "9000000001", "9000000004", "9000000006")
 	expect(t, "search touching two flagged records", fl.Evaluate(env(), search), 2, "")
 
+	exempt := rulesFor(t, Config{Rules: RulesConfig{Flagged: FlaggedConfig{ExemptApps: []string{"app1"}}}})[RuleFlagged]
+	expect(t, "exempt application", exempt.Evaluate(env(), rec(at, "u1", "9000000006")), 0, "")
+
 	noRestricted := rulesFor(t, Config{Rules: RulesConfig{Flagged: FlaggedConfig{IgnoreRestricted: true}}})[RuleFlagged]
 	expect(t, "restricted look-ups off", noRestricted.Evaluate(env(), rec(at, "u1", "9000000006")), 0, "")
 }

@@ -304,4 +304,6 @@ func (w *world) User(_ context.Context, id string) (monitor.Person, bool, error)
 	return monitor.Person{Surname: p.surname, Postcode: p.postcode, Address: p.address}, true, nil
 }
 
-func (w *world) Restricted(_ context.Context, nhs string) (bool, error) { return w.restricted[nhs], nil }
+func (w *world) Restricted(_ context.Context, nhs string) (bool, error) {
+	return w.restricted[nhs], nil
+}

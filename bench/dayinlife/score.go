@@ -216,4 +216,3 @@ func (res Result) Print(out io.Writer) {
 		fmt.Fprintln(out, "\nSOME PLANTED CASES WERE MISSED")
 	}
 }
-

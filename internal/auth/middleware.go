@@ -77,6 +77,11 @@ func DefaultRules(authz Authorizer, lim Limiter) RouteRules {
 				"POST /Claim":             "claim",
 			}},
 			{Service: "audit", Base: "/audit/FHIR/R4"},
+			// security monitoring: alerts for privacy officers and the security operations team
+			{Service: "audit", Base: "/monitor", Operations: map[string]string{
+				"POST /alerts/*/acknowledge": "read",
+				"POST /alerts/*/close":       "read",
+			}},
 			{Service: "audit", Base: "/audit", Operations: map[string]string{
 				"POST /checkpoint": "read", // sign a checkpoint now (a privacy officer or auditor)
 			}},

@@ -416,3 +416,48 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatalf("verify: %v %v", rep, err)
 	}
 }
+
+// TestMonitoringAlerts: an emergency (break-glass) access through the real
+// server raises an alert from the audit stream, which an officer sees and
+// acknowledges over HTTP.
+func TestMonitoringAlerts(t *testing.T) {
+	base, dataDir, pop := authServer(t, true)
+	c := &client{t: t, base: base}
+	clinician := token(t, dataDir, auth.DevTokenOptions{User: "555021935107", Role: "R8000", Org: "Y12345", Activities: []string{"B0370", "B0168"}})
+	officer := token(t, dataDir, auth.DevTokenOptions{User: "555021935112", Role: "R8013", Org: "RR8"})
+	x := pop[3]
+	r := c.get("/personal-demographics/FHIR/R4/Patient/"+x.NHSNumber, "Authorization", "Bearer "+clinician,
+		"X-Request-ID", "5b7e0c1a-2222-4333-8444-955566667777", "NHSD-Emergency-Access", "true", "NHSD-Emergency-Access-Reason", "unconscious patient in A&E")
+	if r.status != 200 {
+		t.Fatalf("emergency read: %d %s", r.status, r.raw)
+	}
+	var alert map[string]any
+	deadline := time.Now().Add(5 * time.Second)
+	for alert == nil && time.Now().Before(deadline) {
+		res := c.get("/monitor/alerts?rule=break-glass", "Authorization", "Bearer "+officer)
+		if res.status != 200 {
+			t.Fatalf("alerts: %d %s", res.status, res.raw)
+		}
+		if strings.Contains(res.raw, x.NHSNumber) {
+			var list struct {
+				Alerts []map[string]any `json:"alerts"`
+			}
+			json.Unmarshal([]byte(res.raw), &list)
+			if len(list.Alerts) > 0 {
+				alert = list.Alerts[0]
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if alert == nil {
+		t.Fatal("no break-glass alert raised within 5 s")
+	}
+	id, _ := alert["id"].(string)
+	if r := c.get("/monitor/alerts?rule=break-glass", "Authorization", "Bearer "+clinician); r.status != 403 {
+		t.Fatalf("a clinician listing alerts: %d", r.status)
+	}
+	r = c.do("POST", "/monitor/alerts/"+id+"/acknowledge", "", "", "Authorization", "Bearer "+officer)
+	if r.status != 200 || !strings.Contains(r.raw, "acknowledged") {
+		t.Fatalf("acknowledge: %d %s", r.status, r.raw)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/openspine/openspine/internal/directory"
 	"github.com/openspine/openspine/internal/engine"
 	"github.com/openspine/openspine/internal/eps"
+	"github.com/openspine/openspine/internal/monitor"
 	"github.com/openspine/openspine/internal/pds"
 	"github.com/openspine/openspine/internal/store"
 )
@@ -30,6 +31,9 @@ type Config struct {
 	// AuditDir, when set, turns on the audit trail: its checkpoint key
 	// lives in AuditDir/keys (the data folder).
 	AuditDir string
+	// Monitor configures the security monitoring of the audit stream (nil:
+	// monitor.DefaultConfig()); it runs whenever the audit trail is on.
+	Monitor *monitor.Config
 	// Auth puts identity and authorisation in front of every service; nil
 	// serves without (in-process tests of service behaviour only: spine
 	// serve always sets it unless --dev --no-auth).
@@ -45,6 +49,7 @@ type Server struct {
 	EPS       *eps.Service
 	Audit     *audit.Log
 	AuditView *audit.View
+	Monitor   *monitor.Monitor
 	Handler   http.Handler
 }
 
@@ -89,6 +94,14 @@ func New(cfg Config, st store.Store) (*Server, error) {
 		s.Audit.Register(mux)
 		s.AuditView = audit.NewView(st.(audit.IndexStore))
 		s.AuditView.Register(mux)
+		mcfg := monitor.DefaultConfig()
+		if cfg.Monitor != nil {
+			mcfg = *cfg.Monitor
+		}
+		if s.Monitor, err = monitor.New(mcfg, st, monitorLookups{s.PDS, s.Directory}); err != nil {
+			return nil, err
+		}
+		s.Monitor.Register(mux)
 		inner = audit.Middleware(s.Audit, []string{pds.Base, eps.Base, "/audit"}, inner)
 	}
 	s.Handler = Middleware(inner, cfg.RequestTimeout)
@@ -103,6 +116,11 @@ func (s *Server) Run(ctx context.Context) {
 		return
 	}
 	go s.Audit.Run(ctx, 10*time.Second)
+	go func() {
+		if err := s.Monitor.Run(ctx); err != nil && ctx.Err() == nil {
+			slog.Error("monitor stopped", "err", err)
+		}
+	}()
 	records, cancel := s.Audit.Subscribe(4096)
 	go func() {
 		defer cancel()
@@ -128,6 +146,7 @@ func (s *Server) Run(ctx context.Context) {
 				if !ok {
 					return
 				}
+				s.Monitor.Observe(r) // never blocks: the monitor queues and counts drops
 				batch = append(batch, r)
 				if len(batch) >= 500 {
 					flush()

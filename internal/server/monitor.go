@@ -1,0 +1,107 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/openspine/openspine/internal/engine"
+	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/monitor"
+	"github.com/openspine/openspine/internal/pds"
+	"github.com/openspine/openspine/internal/search"
+	"github.com/openspine/openspine/internal/store"
+)
+
+// monitorLookups answers the monitor's questions from PDS (patients) and
+// the directory (users).
+type monitorLookups struct {
+	pds *pds.Service
+	dir *engine.Service
+}
+
+func firstString(v []any) string {
+	for _, x := range v {
+		if s, ok := x.(string); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+func (l monitorLookups) Patient(ctx context.Context, nhs string) (monitor.Person, bool, error) {
+	_, res, err := l.pds.Read(ctx, nhs)
+	if err != nil {
+		if fhir.AsError(err).Status == http.StatusNotFound || fhir.AsError(err).Status == http.StatusBadRequest {
+			return monitor.Person{}, false, nil
+		}
+		return monitor.Person{}, false, err
+	}
+	var p monitor.Person
+	for _, n := range search.Walk(res, "name") {
+		if m, ok := n.(map[string]any); ok && (m["use"] == "usual" || p.Surname == "") {
+			p.Surname, _ = m["family"].(string)
+		}
+	}
+	for _, a := range search.Walk(res, "address") {
+		if m, ok := a.(map[string]any); ok && (m["use"] == "home" || m["use"] == nil) {
+			p.Postcode, _ = m["postalCode"].(string)
+			p.Address = firstString(search.Walk(m, "line"))
+			break
+		}
+	}
+	for _, id := range search.Walk(res, "generalPractitioner.identifier") {
+		if m, ok := id.(map[string]any); ok {
+			p.GP, _ = m["value"].(string)
+		}
+	}
+	return p, true, nil
+}
+
+func (l monitorLookups) User(ctx context.Context, userID string) (monitor.Person, bool, error) {
+	if !fhir.ValidID(userID) {
+		return monitor.Person{}, false, nil
+	}
+	rec, err := l.dir.Store.Read(ctx, "Practitioner", userID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.Deleted) {
+		return monitor.Person{}, false, nil
+	}
+	if err != nil {
+		return monitor.Person{}, false, err
+	}
+	res, err := fhir.DecodeResource(rec.Body, "Practitioner")
+	if err != nil {
+		return monitor.Person{}, false, err
+	}
+	var p monitor.Person
+	for _, n := range search.Walk(res, "name") {
+		if m, ok := n.(map[string]any); ok {
+			p.Surname, _ = m["family"].(string)
+			break
+		}
+	}
+	for _, a := range search.Walk(res, "address") {
+		if m, ok := a.(map[string]any); ok {
+			p.Postcode, _ = m["postalCode"].(string)
+			p.Address = firstString(search.Walk(m, "line"))
+			break
+		}
+	}
+	return p, true, nil
+}
+
+func (l monitorLookups) Restricted(ctx context.Context, nhs string) (bool, error) {
+	_, res, err := l.pds.Read(ctx, nhs)
+	if err != nil {
+		if s := fhir.AsError(err).Status; s == http.StatusNotFound || s == http.StatusBadRequest {
+			return false, nil
+		}
+		return false, err
+	}
+	for _, s := range search.Walk(res, "meta.security") {
+		if m, ok := s.(map[string]any); ok && m["code"] == "R" {
+			return true, nil
+		}
+	}
+	return false, nil
+}

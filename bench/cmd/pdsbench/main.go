@@ -36,7 +36,7 @@ const pdsBase = "/personal-demographics/FHIR/R4"
 const clinician = "555021935107"
 
 func main() {
-	spine := flag.String("spine", "", "path of the spine binary (required; bench/run-pds.sh builds it)")
+	spine := flag.String("spine", "", "path of the spine binary (required; go build -o DIR/spine ./cmd/spine)")
 	patients := flag.Int("patients", 1000000, "patients to seed with spine seed (use e.g. 50000 for a quick run)")
 	seed := flag.Int64("seed", 1, "population seed (spine seed --seed)")
 	sample := flag.Int("sample", 100000, "patients of the population kept in memory to draw requests from (spread over all of it)")

@@ -85,7 +85,7 @@ func (v *volume) Evaluate(env *Env, r *audit.Record) []Finding {
 		f.Severity = SeverityHigh
 	}
 	f.Key = ak + "|" + s.start.UTC().Format(time.RFC3339)
-	f.Summary = fmt.Sprintf("%s accessed more than %d records in the %s window from %s (baseline %.0f per window, threshold %d)",
+	f.Summary = fmt.Sprintf("%s accessed %d records in the %s window from %s (baseline %.0f per window, threshold %d)",
 		who(r), s.count, v.window, s.start.UTC().Format(time.RFC3339), s.baseline, th)
 	return []Finding{f}
 }

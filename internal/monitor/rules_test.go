@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -313,5 +314,26 @@ func TestParseConfig(t *testing.T) {
 		if _, err := ParseConfig([]byte(bad)); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+}
+
+func TestExampleConfig(t *testing.T) {
+	t.Setenv("SPINE_SOC_WEBHOOK_SECRET", "x")
+	c, err := LoadConfig("example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, c.withDefaults()) || len(c.Webhooks) != 2 || len(c.Rules.Flagged.Patients) != 2 {
+		t.Errorf("example config %+v", c)
+	}
+	def := DefaultConfig()
+	def.Webhooks, def.Rules.Flagged = c.Webhooks, c.Rules.Flagged
+	def.Rules.OutOfHours.Holidays, def.Rules.OutOfHours.ExemptApps = c.Rules.OutOfHours.Holidays, c.Rules.OutOfHours.ExemptApps
+	def.Rules.SameNameAddress.IgnoreSurnames = c.Rules.SameNameAddress.IgnoreSurnames
+	def.Rules.BreakGlass, def.Rules.RelationshipOverride = c.Rules.BreakGlass, c.Rules.RelationshipOverride
+	def.Rules.SameNameAddress.Switch, def.Rules.Volume.Switch = c.Rules.SameNameAddress.Switch, c.Rules.Volume.Switch
+	def.Rules.OutOfHours.Switch, def.Rules.AuthFailures.Switch = c.Rules.OutOfHours.Switch, c.Rules.AuthFailures.Switch
+	if !reflect.DeepEqual(c, def) {
+		t.Errorf("the example's other values are not the defaults:\n%+v\n%+v", c, def)
 	}
 }

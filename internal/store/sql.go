@@ -209,36 +209,22 @@ func scanRecords(rows *sql.Rows) ([]Record, error) {
 
 func (s *sqlStore) Fetch(ctx context.Context, refs []Ref) ([]Record, error) {
 	defer observe("fetch", time.Now())
-	byRef := make(map[Ref]Record, len(refs))
-	for start := 0; start < len(refs); start += 100 {
-		chunk := refs[start:min(start+100, len(refs))]
-		var b strings.Builder
-		args := make([]any, 0, 3*len(chunk))
-		b.WriteString("SELECT seq, type, id, version, ts, deleted, body FROM versions WHERE ")
-		for i, r := range chunk {
-			if i > 0 {
-				b.WriteString(" OR ")
-			}
-			b.WriteString("(type = ? AND id = ? AND version = ?)")
-			args = append(args, r.Type, r.ID, r.Version)
-		}
-		rows, err := s.db.QueryContext(ctx, s.rb(b.String()), args...)
-		if err != nil {
-			return nil, fmt.Errorf("fetch: %w", err)
-		}
-		recs, err := scanRecords(rows)
-		if err != nil {
-			return nil, fmt.Errorf("fetch: %w", err)
-		}
-		for _, r := range recs {
-			byRef[r.Ref] = r
-		}
-	}
+	// One point look-up per version through the (type, id, version) key: a
+	// long OR list can make the planner scan the table instead.
 	out := make([]Record, 0, len(refs))
 	for _, r := range refs {
-		if rec, ok := byRef[r]; ok {
-			out = append(out, rec)
+		rec := Record{Ref: r}
+		var ts int64
+		var deleted int
+		err := s.queryRow(ctx, readVersionQuery, r.Type, r.ID, r.Version).Scan(&rec.Seq, &ts, &deleted, &rec.Body)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
 		}
+		if err != nil {
+			return nil, fmt.Errorf("fetch %s/%s/%d: %w", r.Type, r.ID, r.Version, err)
+		}
+		rec.Updated, rec.Deleted = time.UnixMilli(ts).UTC(), deleted != 0
+		out = append(out, rec)
 	}
 	return out, nil
 }

@@ -21,7 +21,7 @@ const sqliteDriver = "sqlite3_spine"
 func init() {
 	sql.Register(sqliteDriver, &sqlite3.SQLiteDriver{
 		ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			_, err := c.Exec("PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY", nil)
+			_, err := c.Exec("PRAGMA mmap_size = 134217728; PRAGMA temp_store = MEMORY", nil)
 			return err
 		},
 	})

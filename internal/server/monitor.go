@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 
 	"github.com/openspine/openspine/internal/engine"
 	"github.com/openspine/openspine/internal/fhir"
@@ -14,10 +15,42 @@ import (
 )
 
 // monitorLookups answers the monitor's questions from PDS (patients) and
-// the directory (users).
+// the directory (users). The monitor asks twice about each patient (person,
+// restricted): the last records read are kept briefly so that is one read.
 type monitorLookups struct {
 	pds *pds.Service
 	dir *engine.Service
+
+	mu     sync.Mutex
+	recent map[string]fhir.Resource
+}
+
+func newMonitorLookups(p *pds.Service, dir *engine.Service) *monitorLookups {
+	return &monitorLookups{pds: p, dir: dir, recent: map[string]fhir.Resource{}}
+}
+
+// patient reads a patient once for both questions; nil when unknown.
+func (l *monitorLookups) patient(ctx context.Context, nhs string) (fhir.Resource, error) {
+	l.mu.Lock()
+	res, ok := l.recent[nhs]
+	l.mu.Unlock()
+	if ok {
+		return res, nil
+	}
+	_, res, err := l.pds.Read(ctx, nhs)
+	if err != nil {
+		if s := fhir.AsError(err).Status; s == http.StatusNotFound || s == http.StatusBadRequest {
+			return nil, nil
+		}
+		return nil, err
+	}
+	l.mu.Lock()
+	if len(l.recent) >= 4096 {
+		l.recent = map[string]fhir.Resource{}
+	}
+	l.recent[nhs] = res
+	l.mu.Unlock()
+	return res, nil
 }
 
 func firstString(v []any) string {
@@ -29,12 +62,9 @@ func firstString(v []any) string {
 	return ""
 }
 
-func (l monitorLookups) Patient(ctx context.Context, nhs string) (monitor.Person, bool, error) {
-	_, res, err := l.pds.Read(ctx, nhs)
-	if err != nil {
-		if fhir.AsError(err).Status == http.StatusNotFound || fhir.AsError(err).Status == http.StatusBadRequest {
-			return monitor.Person{}, false, nil
-		}
+func (l *monitorLookups) Patient(ctx context.Context, nhs string) (monitor.Person, bool, error) {
+	res, err := l.patient(ctx, nhs)
+	if res == nil || err != nil {
 		return monitor.Person{}, false, err
 	}
 	var p monitor.Person
@@ -58,7 +88,7 @@ func (l monitorLookups) Patient(ctx context.Context, nhs string) (monitor.Person
 	return p, true, nil
 }
 
-func (l monitorLookups) User(ctx context.Context, userID string) (monitor.Person, bool, error) {
+func (l *monitorLookups) User(ctx context.Context, userID string) (monitor.Person, bool, error) {
 	if !fhir.ValidID(userID) {
 		return monitor.Person{}, false, nil
 	}
@@ -90,12 +120,9 @@ func (l monitorLookups) User(ctx context.Context, userID string) (monitor.Person
 	return p, true, nil
 }
 
-func (l monitorLookups) Restricted(ctx context.Context, nhs string) (bool, error) {
-	_, res, err := l.pds.Read(ctx, nhs)
-	if err != nil {
-		if s := fhir.AsError(err).Status; s == http.StatusNotFound || s == http.StatusBadRequest {
-			return false, nil
-		}
+func (l *monitorLookups) Restricted(ctx context.Context, nhs string) (bool, error) {
+	res, err := l.patient(ctx, nhs)
+	if res == nil || err != nil {
 		return false, err
 	}
 	for _, s := range search.Walk(res, "meta.security") {

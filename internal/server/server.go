@@ -98,7 +98,7 @@ func New(cfg Config, st store.Store) (*Server, error) {
 		if cfg.Monitor != nil {
 			mcfg = *cfg.Monitor
 		}
-		if s.Monitor, err = monitor.New(mcfg, st, monitorLookups{s.PDS, s.Directory}); err != nil {
+		if s.Monitor, err = monitor.New(mcfg, st, newMonitorLookups(s.PDS, s.Directory)); err != nil {
 			return nil, err
 		}
 		s.Monitor.Register(mux)

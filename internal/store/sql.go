@@ -209,14 +209,19 @@ func scanRecords(rows *sql.Rows) ([]Record, error) {
 
 func (s *sqlStore) Fetch(ctx context.Context, refs []Ref) ([]Record, error) {
 	defer observe("fetch", time.Now())
-	// One point look-up per version through the (type, id, version) key: a
-	// long OR list can make the planner scan the table instead.
+	// One point look-up per version: the current row first (the common
+	// case, and the pages reads already keep warm), the version table for
+	// an older version. A long OR list can make the planner scan instead.
 	out := make([]Record, 0, len(refs))
 	for _, r := range refs {
 		rec := Record{Ref: r}
 		var ts int64
 		var deleted int
-		err := s.queryRow(ctx, readVersionQuery, r.Type, r.ID, r.Version).Scan(&rec.Seq, &ts, &deleted, &rec.Body)
+		err := s.queryRow(ctx, readQuery, r.Type, r.ID).Scan(&rec.Version, &ts, &deleted, &rec.Body)
+		if err == nil && rec.Version != r.Version {
+			rec.Version = r.Version
+			err = s.queryRow(ctx, readVersionQuery, r.Type, r.ID, r.Version).Scan(&rec.Seq, &ts, &deleted, &rec.Body)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}

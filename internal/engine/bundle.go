@@ -165,7 +165,7 @@ func (s *Service) shape(body []byte, q *search.Query) []byte {
 	if len(q.Elements) == 0 && (q.Summary == "" || q.Summary == "false") {
 		return body
 	}
-	res, err := fhir.DecodeResource(body, "")
+	res, err := fhir.DecodeStored(body)
 	if err != nil {
 		return body
 	}

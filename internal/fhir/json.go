@@ -332,3 +332,16 @@ func Clone(v any) any {
 		return v
 	}
 }
+
+// DecodeStored decodes a resource the store wrote (already strictly
+// checked when it was written) with the standard library's faster decoder,
+// numbers kept as json.Number.
+func DecodeStored(body []byte) (Resource, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var res map[string]any
+	if err := dec.Decode(&res); err != nil {
+		return nil, fmt.Errorf("stored resource does not decode: %w", err)
+	}
+	return res, nil
+}

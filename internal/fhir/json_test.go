@@ -104,3 +104,13 @@ func FuzzDecodeResource(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeStoredKeepsNumbers(t *testing.T) {
+	res, err := DecodeStored([]byte(`{"resourceType":"Observation","valueQuantity":{"value":1.50}}`))
+	if err != nil || string(Marshal(res)) != `{"resourceType":"Observation","valueQuantity":{"value":1.50}}` {
+		t.Fatalf("%s %v", Marshal(res), err)
+	}
+	if _, err := DecodeStored([]byte(`{"a":`)); err == nil {
+		t.Fatal("broken body decoded")
+	}
+}

@@ -142,7 +142,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 			fhir.WriteError(w, r, s.eng.StoreError(err))
 			return
 		}
-		final, err := fhir.DecodeResource(out[0].Body, "Patient")
+		final, err := fhir.DecodeStored(out[0].Body)
 		if err != nil {
 			fhir.WriteError(w, r, err)
 			return

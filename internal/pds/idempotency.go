@@ -73,7 +73,7 @@ func (s *Service) answerReplay(w http.ResponseWriter, r *http.Request, rp *repla
 		fhir.WriteError(w, r, err)
 		return
 	}
-	res, err := fhir.DecodeResource(rec.Body, "Patient")
+	res, err := fhir.DecodeStored(rec.Body)
 	if err != nil {
 		fhir.WriteError(w, r, err)
 		return

@@ -165,7 +165,7 @@ func (s *Service) handlePatch(w http.ResponseWriter, r *http.Request) {
 		fhir.WriteError(w, r, err)
 		return
 	}
-	cur, err := fhir.DecodeResource(rec.Body, "Patient")
+	cur, err := fhir.DecodeStored(rec.Body)
 	if err != nil {
 		fhir.WriteError(w, r, err)
 		return
@@ -236,7 +236,7 @@ func (s *Service) handlePatch(w http.ResponseWriter, r *http.Request) {
 		fhir.WriteError(w, r, s.eng.StoreError(err))
 		return
 	}
-	final, err := fhir.DecodeResource(out[0].Body, "Patient")
+	final, err := fhir.DecodeStored(out[0].Body)
 	if err != nil {
 		fhir.WriteError(w, r, err)
 		return

@@ -60,7 +60,7 @@ func (s *Service) Read(ctx context.Context, id string) (store.Record, fhir.Resou
 		if err != nil {
 			return rec, nil, err
 		}
-		res, err := fhir.DecodeResource(rec.Body, "Patient")
+		res, err := fhir.DecodeStored(rec.Body)
 		if err != nil {
 			return rec, nil, err
 		}

@@ -289,7 +289,7 @@ func (s *Service) Search(ctx context.Context, q *Query) (*Result, error) {
 	}
 	mq := q.matchQuery()
 	for _, rec := range recs {
-		p, err := fhir.DecodeResource(rec.Body, "Patient")
+		p, err := fhir.DecodeStored(rec.Body)
 		if err != nil {
 			return nil, err
 		}

@@ -40,7 +40,7 @@ func (a epsKeys) Prescriber(ctx context.Context, role string) (*eps.Prescriber, 
 	if err != nil {
 		return nil, err
 	}
-	res, err := fhir.DecodeResource(rec.Body, "PractitionerRole")
+	res, err := fhir.DecodeStored(rec.Body)
 	if err != nil {
 		return nil, err
 	}

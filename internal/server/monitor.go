@@ -99,7 +99,7 @@ func (l *monitorLookups) User(ctx context.Context, userID string) (monitor.Perso
 	if err != nil {
 		return monitor.Person{}, false, err
 	}
-	res, err := fhir.DecodeResource(rec.Body, "Practitioner")
+	res, err := fhir.DecodeStored(rec.Body)
 	if err != nil {
 		return monitor.Person{}, false, err
 	}

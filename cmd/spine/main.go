@@ -131,9 +131,10 @@ func serve(args []string) error {
 	drain := fs.Duration("drain", 15*time.Second, "how long in-flight requests may run after SIGTERM")
 	publicURL := fs.String("public-url", env("SPINE_PUBLIC_URL", ""), "the URL clients reach the spine at (default http://ADDR); the token endpoint's audience [SPINE_PUBLIC_URL]")
 	noAuth := fs.Bool("no-auth", false, "serve without authentication: only with --dev, for benchmarks comparing with and without")
+	noAudit := fs.Bool("no-audit", false, "serve without the audit trail and monitoring: only with --dev, for benchmarks comparing with and without")
 	fs.Parse(args)
-	if *noAuth && !*dev {
-		return errors.New("--no-auth is only allowed on a development instance (--dev)")
+	if (*noAuth || *noAudit) && !*dev {
+		return errors.New("--no-auth and --no-audit are only allowed on a development instance (--dev)")
 	}
 	if err := setupLogging(*logLevel, os.Stderr); err != nil {
 		return err
@@ -157,6 +158,10 @@ func serve(args []string) error {
 		*publicURL = "http://" + ln.Addr().String()
 	}
 	cfg := server.Config{Addr: *addr, Dev: *dev, AuditDir: sf.data}
+	if *noAudit {
+		cfg.AuditDir = ""
+		slog.Warn("AUDIT IS OFF (--dev --no-audit): accesses to patient data are not recorded; never expose this instance")
+	}
 	if !*noAuth {
 		var limiter auth.Limiter // in memory: SQLite serves one process
 		if st.Backend() == "postgres" {

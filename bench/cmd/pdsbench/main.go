@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -44,6 +45,8 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "measured duration of each scenario")
 	warmup := flag.Duration("warmup", time.Second, "unmeasured warm-up before each scenario")
 	dataDir := flag.String("data", "", "data folder to seed and serve (default: a fresh temporary folder, removed afterwards)")
+	var spineArgs extraArgs
+	flag.Var(&spineArgs, "spine-arg", "an extra argument for spine serve (repeatable), e.g. --spine-arg=--no-audit")
 	reuse := flag.Bool("reuse", false, "with --data: do not seed, the folder was seeded before with the same --patients and --seed")
 	baselineAddr := flag.String("serve-baseline", "", "internal: run the bare baseline server on this address")
 	flag.Parse()
@@ -62,7 +65,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	cfg := config{spine: *spine, patients: *patients, seed: *seed, sample: *sample, workers: *workers,
-		duration: *duration, warmup: *warmup, dataDir: *dataDir, reuse: *reuse}
+		duration: *duration, warmup: *warmup, dataDir: *dataDir, reuse: *reuse, spineArgs: spineArgs}
 	if err := run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "pdsbench:", err)
 		os.Exit(1)
@@ -77,6 +80,7 @@ type config struct {
 	duration, warmup time.Duration
 	dataDir          string
 	reuse            bool
+	spineArgs        []string // extra arguments for spine serve
 }
 
 // person is what the requests need of a seeded patient.
@@ -121,7 +125,7 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("no patients to draw requests from")
 	}
 
-	spine, err := loadgen.StartSpineArgs(cfg.spine, "serve", "--dev", "--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn")
+	spine, err := loadgen.StartSpineArgs(cfg.spine, append([]string{"serve", "--dev", "--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, cfg.spineArgs...)...)
 	if err != nil {
 		return err
 	}
@@ -290,3 +294,9 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func mib(b int64) string {
 	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
 }
+
+// extraArgs collects repeated --spine-arg flags.
+type extraArgs []string
+
+func (e *extraArgs) String() string     { return strings.Join(*e, " ") }
+func (e *extraArgs) Set(v string) error { *e = append(*e, v); return nil }

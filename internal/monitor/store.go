@@ -237,7 +237,7 @@ type logSizer interface {
 // size when the store keeps it, else past the newest record seen.
 func (m *Monitor) logSize(ctx context.Context) int64 {
 	if ls, ok := m.st.(logSizer); ok {
-		if n, err := ls.LogSize(ctx); err == nil && n > 0 {
+		if n, err := ls.LogSize(ctx); err == nil && n > m.maxIndex.Load() {
 			return n
 		}
 	}

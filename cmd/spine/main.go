@@ -157,7 +157,7 @@ func serve(args []string) error {
 	if *publicURL == "" {
 		*publicURL = "http://" + ln.Addr().String()
 	}
-	cfg := server.Config{Addr: *addr, Dev: *dev, AuditDir: sf.data}
+	cfg := server.Config{AuditDir: sf.data}
 	if *noAudit {
 		cfg.AuditDir = ""
 		slog.Warn("AUDIT IS OFF (--dev --no-audit): accesses to patient data are not recorded; never expose this instance")

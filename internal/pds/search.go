@@ -159,7 +159,7 @@ func ParseQuery(v url.Values) (*Query, error) {
 	}
 	q.Postcode = strings.TrimSpace(v.Get("address-postalcode"))
 	q.GP = v.Get("general-practitioner")
-	if q.GP != "" && !regexp.MustCompile(`^[A-Z0-9]{3,10}$`).MatchString(q.GP) {
+	if q.GP != "" && !odsPattern.MatchString(q.GP) {
 		return nil, badValue("general-practitioner", q.GP)
 	}
 	q.Email = strings.ToLower(v.Get("email"))

@@ -14,6 +14,7 @@ var (
 	postcodePattern = regexp.MustCompile(`^(?i)[A-Z]{1,2}[0-9][0-9A-Z]? ?[0-9][A-Z]{2}$`)
 	odsPattern      = regexp.MustCompile(`^[A-Z0-9]{3,10}$`)
 	datePattern     = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+	emailPattern    = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 )
 
 // ruleError is a business-rule failure at an element; Pointer is its JSON
@@ -140,7 +141,7 @@ func validatePatient(p fhir.Resource, nhs string) *ruleError {
 		if !telecomSys[sys] {
 			return rule(ptr+"/system", at+".system", "Invalid value - '%v' in field 'telecom.system'", m["system"])
 		}
-		if v == "" || sys == "email" && !regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`).MatchString(v) {
+		if v == "" || sys == "email" && !emailPattern.MatchString(v) {
 			return rule(ptr+"/value", at+".value", "Invalid value - '%v' in field 'telecom.value'", m["value"])
 		}
 		if err := checkPeriod(m, ptr, at); err != nil {

@@ -43,7 +43,7 @@ func authServer(t *testing.T, dev bool) (url, dataDir string, pop []population.P
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Auth: svc, Dev: dev, AuditDir: dataDir}, st)
+	srv, err := server.New(server.Config{Auth: svc, AuditDir: dataDir}, st)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,8 +25,6 @@ import (
 
 // Config is what a server needs.
 type Config struct {
-	Addr           string
-	Dev            bool
 	RequestTimeout time.Duration
 	// AuditDir, when set, turns on the audit trail: its checkpoint key
 	// lives in AuditDir/keys (the data folder).

@@ -128,13 +128,6 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 
 func (s *sqlStore) Close() error { return s.closeFn() }
 
-func (s *sqlStore) Analyze(ctx context.Context) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "ANALYZE")
-		return err
-	})
-}
-
 func (s *sqlStore) migrate(ctx context.Context, q querier) error {
 	for _, stmt := range schemaFor(s.d) {
 		if _, err := q.ExecContext(ctx, stmt); err != nil {

@@ -134,8 +134,6 @@ type Store interface {
 	// TakeToken takes n tokens from the shared bucket key (refilled at
 	// rate per second up to burst); when too few remain it says how long to wait.
 	TakeToken(ctx context.Context, key string, rate float64, burst, n int) (ok bool, retryAfter time.Duration, err error)
-	// Analyze refreshes the query planner's statistics (after bulk loads).
-	Analyze(ctx context.Context) error
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Backend names the implementation ("sqlite" or "postgres").

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/openspine/openspine/internal/eps"
 	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/fhirtest"
 	"github.com/openspine/openspine/internal/nhsnumber"
 	"github.com/openspine/openspine/internal/store"
 	"github.com/openspine/openspine/internal/store/storetest"
@@ -31,7 +31,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	fhirtest.QuietLogs()
 	os.Exit(m.Run())
 }
 
@@ -204,42 +204,16 @@ func (w *world) do(method, path string, body any, headers ...string) resp {
 	default:
 		rd = strings.NewReader(string(fhir.Marshal(b)))
 	}
-	req, _ := http.NewRequest(method, w.url+eps.Base+path, rd)
-	req.Header.Set("X-Request-ID", trace.NewUUID())
+	ctype := ""
 	if body != nil {
-		req.Header.Set("Content-Type", "application/fhir+json")
+		ctype = "application/fhir+json"
 	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		if headers[i+1] == "" {
-			req.Header.Del(headers[i])
-		} else {
-			req.Header.Set(headers[i], headers[i+1])
-		}
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := resp{status: res.StatusCode, header: res.Header, raw: string(raw)}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &r.body); err != nil {
-			w.t.Fatalf("not JSON (%d): %s", res.StatusCode, raw)
-		}
-	}
-	return r
+	r := fhirtest.Do(w.t, method, w.url+eps.Base+path, ctype, rd, append([]string{"X-Request-ID", trace.NewUUID()}, headers...)...)
+	return resp{status: r.Status, header: r.Header, body: r.Body, raw: r.Raw}
 }
 
 // code is the first issue's code of an OperationOutcome.
-func code(r resp) string {
-	issues, _ := r.body["issue"].([]any)
-	if len(issues) == 0 {
-		return ""
-	}
-	c, _ := get(issues[0], "details", "coding", 0, "code").(string)
-	return c
-}
+func code(r resp) string { return fhirtest.Code(r.body) }
 
 // get walks decoded JSON by keys and indexes.
 func get(v any, path ...any) any {

@@ -2,10 +2,7 @@ package pds_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/fhirtest"
 	"github.com/openspine/openspine/internal/nhsnumber"
 	"github.com/openspine/openspine/internal/pds"
 	"github.com/openspine/openspine/internal/search"
@@ -22,7 +20,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	fhirtest.QuietLogs()
 	os.Exit(m.Run())
 }
 
@@ -73,45 +71,17 @@ type resp struct {
 
 func (c *client) do(method, path, ctype, body string, headers ...string) resp {
 	c.t.Helper()
-	req, _ := http.NewRequest(method, c.base+pds.Base+path, strings.NewReader(body))
 	c.n++
-	req.Header.Set("X-Request-ID", fmt.Sprintf("60E0B220-8136-4CA5-AE46-1D97EF%06d", c.n))
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		if headers[i+1] == "" {
-			req.Header.Del(headers[i])
-		} else {
-			req.Header.Set(headers[i], headers[i+1])
-		}
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := resp{status: res.StatusCode, header: res.Header, raw: string(raw)}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &r.body); err != nil {
-			c.t.Fatalf("not JSON: %s", raw)
-		}
-	}
-	return r
+	rid := fmt.Sprintf("60E0B220-8136-4CA5-AE46-1D97EF%06d", c.n)
+	r := fhirtest.Do(c.t, method, c.base+pds.Base+path, ctype, strings.NewReader(body), append([]string{"X-Request-ID", rid}, headers...)...)
+	return resp{status: r.Status, header: r.Header, body: r.Body, raw: r.Raw}
 }
 
 func (c *client) get(path string, headers ...string) resp {
 	return c.do("GET", path, "", "", headers...)
 }
 
-func code(r resp) string {
-	issues, _ := r.body["issue"].([]any)
-	if len(issues) == 0 {
-		return ""
-	}
-	return issues[0].(map[string]any)["details"].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"].(string)
-}
+func code(r resp) string { return fhirtest.Code(r.body) }
 
 func expect(t *testing.T, r resp, status int, nhsCode string) {
 	t.Helper()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/openspine/openspine/internal/directory"
+	"github.com/openspine/openspine/internal/fhirtest"
 	"github.com/openspine/openspine/internal/server"
 	"github.com/openspine/openspine/internal/store/storetest"
 )
@@ -34,29 +34,8 @@ type resp struct {
 
 func (c *client) do(method, path, ctype, body string, headers ...string) resp {
 	c.t.Helper()
-	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := resp{status: res.StatusCode, header: res.Header, raw: string(raw)}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &r.body); err != nil {
-			c.t.Fatalf("%s %s: body is not JSON: %s", method, path, raw)
-		}
-	}
-	return r
+	r := fhirtest.Do(c.t, method, c.base+path, ctype, strings.NewReader(body), headers...)
+	return resp{status: r.Status, header: r.Header, body: r.Body, raw: r.Raw}
 }
 
 const fj = "application/fhir+json"
@@ -65,14 +44,7 @@ func (c *client) get(path string, headers ...string) resp {
 	return c.do("GET", path, "", "", headers...)
 }
 
-func code(r resp) string {
-	issues, _ := r.body["issue"].([]any)
-	if len(issues) == 0 {
-		return ""
-	}
-	d := issues[0].(map[string]any)["details"].(map[string]any)["coding"].([]any)[0].(map[string]any)
-	return d["code"].(string)
-}
+func code(r resp) string { return fhirtest.Code(r.body) }
 
 func expect(t *testing.T, r resp, status int, nhsCode string) {
 	t.Helper()
@@ -423,6 +395,6 @@ func TestConcurrentConditionalUpdates(t *testing.T) {
 }
 
 func TestMain(m *testing.M) {
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	fhirtest.QuietLogs()
 	os.Exit(m.Run())
 }

@@ -104,6 +104,21 @@ func (s *storageFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.db, "db", env("SPINE_DB", "sqlite"), "database: sqlite (a file in the data folder) or a postgres:// URL [SPINE_DB]")
 }
 
+// openServices opens the store and the services over it (no HTTP server,
+// no audit): for the offline commands.
+func (s *storageFlags) openServices(ctx context.Context) (store.Store, *server.Server, error) {
+	st, err := s.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := server.New(server.Config{}, st)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, srv, nil
+}
+
 func (s *storageFlags) open(ctx context.Context) (store.Store, error) {
 	if err := os.MkdirAll(s.data, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder %s: %w", s.data, err)
@@ -212,15 +227,11 @@ func reindex(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	st, err := sf.open(ctx)
+	st, srv, err := sf.openServices(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	srv, err := server.New(server.Config{}, st)
-	if err != nil {
-		return err
-	}
 	for _, svc := range srv.Services() {
 		for _, typ := range svc.TypeNames() {
 			def, _ := svc.Type(typ)

@@ -17,7 +17,6 @@ import (
 	"github.com/openspine/openspine/internal/nhsnumber"
 	"github.com/openspine/openspine/internal/pds"
 	"github.com/openspine/openspine/internal/population"
-	"github.com/openspine/openspine/internal/server"
 )
 
 // seedBatch is how many patients one transaction loads.
@@ -38,15 +37,11 @@ func seed(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	st, err := sf.open(ctx)
+	st, srv, err := sf.openServices(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	srv, err := server.New(server.Config{}, st)
-	if err != nil {
-		return err
-	}
 	if _, err := directory.LoadDemo(ctx, srv.Directory); err != nil {
 		return err
 	}

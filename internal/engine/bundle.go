@@ -37,13 +37,13 @@ func BundleJSON(kind string, total int, links [][2]string, entries []Entry) []by
 	b = append(b, `{"resourceType":"Bundle","id":"`...)
 	b = append(b, trace.NewUUID()...)
 	b = append(b, `","meta":{"lastUpdated":"`...)
-	b = append(b, time.Now().UTC().Format("2006-01-02T15:04:05.000Z")...)
+	b = append(b, time.Now().UTC().Format(fhir.InstantFormat)...)
 	b = append(b, `"},"type":"`...)
 	b = append(b, kind...)
 	b = append(b, '"')
 	if kind == "searchset" || kind == "history" {
 		b = append(b, `,"timestamp":"`...)
-		b = append(b, time.Now().UTC().Format("2006-01-02T15:04:05.000Z")...)
+		b = append(b, time.Now().UTC().Format(fhir.InstantFormat)...)
 		b = append(b, '"')
 	}
 	if total >= 0 {
@@ -226,7 +226,7 @@ func (s *Service) HistoryBundle(r *http.Request, recs []store.Record, self, next
 			e.Resource = rec.Body
 		}
 		e.Request = map[string]any{"method": method, "url": url}
-		e.Response = map[string]any{"status": status, "etag": etag(rec.Version), "lastModified": rec.Updated.Format("2006-01-02T15:04:05.000Z")}
+		e.Response = map[string]any{"status": status, "etag": etag(rec.Version), "lastModified": rec.Updated.Format(fhir.InstantFormat)}
 		entries[i] = e
 	}
 	return BundleJSON("history", -1, links, entries)

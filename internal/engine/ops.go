@@ -93,15 +93,22 @@ func (s *Service) Prepare(typ, id string, res fhir.Resource) (store.Change, erro
 	delete(meta, "versionId")
 	delete(meta, "lastUpdated")
 	c := store.Change{Type: typ, ID: id, Index: t.IndexEntries(res)}
+	// Serialise now, with marks where the version and time go: the store's
+	// writer only splices them in.
+	m := make(map[string]any, len(meta)+2)
+	for k, v := range meta {
+		m[k] = v
+	}
+	m["versionId"], m["lastUpdated"] = fhir.VersionMark, fhir.UpdatedMark
+	res["meta"] = m
+	tpl, err := fhir.NewMetaTemplate(fhir.Marshal(res))
+	if err != nil {
+		return store.Change{}, err
+	}
 	c.Render = func(version int64, updated time.Time) ([]byte, error) {
-		m := make(map[string]any, len(meta)+2)
-		for k, v := range meta {
-			m[k] = v
-		}
 		m["versionId"] = strconv.FormatInt(version, 10)
-		m["lastUpdated"] = updated.UTC().Format("2006-01-02T15:04:05.000Z")
-		res["meta"] = m
-		return fhir.Marshal(res), nil
+		m["lastUpdated"] = updated.UTC().Format(fhir.InstantFormat)
+		return tpl.Fill(version, updated), nil
 	}
 	return c, nil
 }
@@ -110,7 +117,7 @@ func (s *Service) Prepare(typ, id string, res fhir.Resource) (store.Change, erro
 // not empty, is a search (as in the If-None-Exist header): one match →
 // nothing is created and the match is returned; several → 412.
 func (s *Service) Create(ctx context.Context, typ string, res fhir.Resource, ifNoneExist string) (Result, error) {
-	c, err := s.Prepare(typ, trace.NewUUID(), res)
+	c, err := s.Prepare(typ, trace.NewTimeUUID(), res)
 	if err != nil {
 		return Result{}, err
 	}

@@ -83,7 +83,7 @@ func (s *Service) handleBundle(w http.ResponseWriter, r *http.Request) {
 		if e.rec.Version > 0 && e.method != http.MethodGet {
 			resp["location"] = base + "/" + e.rec.Type + "/" + e.rec.ID + "/_history/" + strconv.FormatInt(e.rec.Version, 10)
 			resp["etag"] = etag(e.rec.Version)
-			resp["lastModified"] = e.rec.Updated.Format("2006-01-02T15:04:05.000Z")
+			resp["lastModified"] = e.rec.Updated.Format(fhir.InstantFormat)
 		}
 		ent := Entry{Response: resp, Resource: e.response}
 		if e.rec.ID != "" && e.method != http.MethodDelete {
@@ -202,7 +202,7 @@ func (s *Service) transaction(r *http.Request, entries []*bundleEntry) error {
 			}
 		}
 		if e.id == "" {
-			e.id = trace.NewUUID()
+			e.id = trace.NewTimeUUID()
 		}
 		if e.fullURL != "" {
 			refs[e.fullURL] = e.typ + "/" + e.id

@@ -93,4 +93,4 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 func ValidUUID(s string) bool { return uuidPattern.MatchString(s) }
 
 // NewLongFormID generates a long-form prescription id (a random UUID).
-func NewLongFormID() string { return trace.NewUUID() }
+func NewLongFormID() string { return trace.NewTimeUUID() }

@@ -258,10 +258,21 @@ func (p *prescription) change() store.Change {
 	if p.version == 0 {
 		c.Op, c.IfMatch = store.Create, 0
 	}
+	// Serialised now, with marks for the version and time: the store's
+	// writer only splices them in. p must not change after this.
+	p.ResourceType = prescriptionType
+	p.Meta = &recordMeta{VersionID: fhir.VersionMark, LastUpdated: fhir.UpdatedMark}
+	body, err := json.Marshal(p)
+	var tpl *fhir.MetaTemplate
+	if err == nil {
+		tpl, err = fhir.NewMetaTemplate(body)
+	}
 	c.Render = func(v int64, at time.Time) ([]byte, error) {
-		p.Meta = &recordMeta{VersionID: strconv.FormatInt(v, 10), LastUpdated: at.UTC().Format("2006-01-02T15:04:05.000Z")}
-		p.ResourceType = prescriptionType
-		return json.Marshal(p)
+		if err != nil {
+			return nil, err
+		}
+		p.Meta = &recordMeta{VersionID: strconv.FormatInt(v, 10), LastUpdated: at.UTC().Format(fhir.InstantFormat)}
+		return tpl.Fill(v, at), nil
 	}
 	return c
 }

@@ -177,7 +177,7 @@ func noMorePrescriptions() map[string]any {
 // passedPrescriptions (a searchset Bundle of prescription-order Bundles)
 // and failedPrescriptions.
 func releaseResponse(releaseID string, now time.Time, ps []*prescription) map[string]any {
-	ts := now.Format("2006-01-02T15:04:05.000Z")
+	ts := now.Format(fhir.InstantFormat)
 	var entries []any
 	for _, p := range ps {
 		entries = append(entries, map[string]any{"fullUrl": "urn:uuid:" + p.ID, "resource": p.released(releaseID, ts)})

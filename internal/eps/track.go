@@ -197,7 +197,7 @@ func businessStatus(code string) map[string]any {
 	return map[string]any{"coding": []any{map[string]any{"system": SystemBusinessStatus, "code": code, "display": statusDisplay[code]}}}
 }
 
-func ts(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+func ts(t time.Time) string { return t.UTC().Format(fhir.InstantFormat) }
 
 // task renders a prescription for tracking: a Task whose businessStatus
 // is the current issue's status, with every line item (input) and issue

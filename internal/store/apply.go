@@ -14,7 +14,7 @@ import (
 func (s *sqlStore) Apply(ctx context.Context, changes []Change) ([]Outcome, error) {
 	defer observe("apply", time.Now())
 	var out []Outcome
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		out, err = s.applyTx(ctx, tx, changes)
 		return err
@@ -245,7 +245,7 @@ func (s *sqlStore) Reindex(ctx context.Context, typ string, extract func(body []
 		if len(batch) == 0 {
 			return n, nil
 		}
-		err = s.write(ctx, func(tx *sql.Tx) error {
+		err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			for _, it := range batch {
 				for _, t := range indexTables {
 					if _, err := s.exec(ctx, tx, "DELETE FROM "+t+" WHERE rid = ?", it.rid); err != nil {
@@ -280,7 +280,7 @@ func (s *sqlStore) BulkLoad(ctx context.Context, load func() error) error {
 		}
 	}
 	run := func(stmts []string) error {
-		return s.write(ctx, func(tx *sql.Tx) error {
+		return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			for _, q := range stmts {
 				if _, err := tx.ExecContext(ctx, q); err != nil {
 					return fmt.Errorf("%s: %w", q, err)
@@ -304,7 +304,7 @@ func (s *sqlStore) NextSequence(ctx context.Context, name string, n int64) (int6
 		return 0, fmt.Errorf("sequence %s: reserve at least 1", name)
 	}
 	var last int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return s.txRow(ctx, tx, "INSERT INTO sequences (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = sequences.value + ? RETURNING value", name, n, n).Scan(&last)
 	})
 	if err != nil {

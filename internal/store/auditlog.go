@@ -17,7 +17,7 @@ func (s *sqlStore) AppendLeaves(ctx context.Context, bodies, hashes [][]byte) (i
 		return 0, fmt.Errorf("audit append: %d bodies, %d hashes", len(bodies), len(hashes))
 	}
 	var first int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if s.d.numbered {
 			// one appender at a time across every process: indexes stay consecutive
 			if _, err := tx.ExecContext(ctx, "LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"); err != nil {
@@ -78,7 +78,7 @@ func (s *sqlStore) LogSize(ctx context.Context) (int64, error) {
 }
 
 func (s *sqlStore) PutCheckpoint(ctx context.Context, size int64, checkpoint []byte) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.rb("INSERT INTO audit_checkpoints (size, body) VALUES (?, ?)"), size, checkpoint)
 		return err
 	})
@@ -112,7 +112,7 @@ func (s *sqlStore) IndexAudit(ctx context.Context, keys []AuditKey) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, k := range keys {
 			if _, err := tx.ExecContext(ctx, s.rb("INSERT INTO audit_index (key, idx) VALUES (?, ?) ON CONFLICT DO NOTHING"), k.Key, k.Index); err != nil {
 				return err

@@ -34,7 +34,7 @@ func OpenPostgres(ctx context.Context, url string) (Store, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	// Serialise schema creation between processes starting together.
-	err = s.txWrite(ctx, func(tx *sql.Tx) error {
+	err = s.txWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7263541)"); err != nil {
 			return err
 		}
@@ -57,7 +57,7 @@ func OpenPostgres(ctx context.Context, url string) (Store, error) {
 // txWrite runs fn in its own transaction, retrying on serialisation
 // failures, deadlocks and unique violations (a concurrent create of the
 // same id: the retry then sees the row).
-func (s *sqlStore) txWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *sqlStore) txWrite(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		start := time.Now()
@@ -66,7 +66,7 @@ func (s *sqlStore) txWrite(ctx context.Context, fn func(tx *sql.Tx) error) error
 		if err != nil {
 			return err
 		}
-		if err = fn(tx); err != nil {
+		if err = fn(ctx, tx); err != nil {
 			tx.Rollback()
 		} else if err = tx.Commit(); err == nil {
 			commitSeconds.Observe(time.Since(start).Seconds())

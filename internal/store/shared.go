@@ -11,7 +11,7 @@ import (
 func (s *sqlStore) Claim(ctx context.Context, key string, until time.Time) (bool, error) {
 	now := time.Now().UnixMilli()
 	var fresh bool
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if rand.IntN(100) == 0 { // keep the table to live claims
 			if _, err := tx.ExecContext(ctx, s.rb("DELETE FROM claims WHERE until < ?"), now); err != nil {
 				return err
@@ -40,7 +40,7 @@ func (s *sqlStore) TakeToken(ctx context.Context, key string, rate float64, burs
 	avail := s.d.least + "(?, buckets.tokens + (? - buckets.ts) / 1000.0 * ?)"
 	var ok bool
 	var wait time.Duration
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if s.d.numbered { // rate-limit state needs no fsync
 			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
 				return err

@@ -35,7 +35,7 @@ type sqlStore struct {
 	d  dialect
 	db *sql.DB // reads (and, on PostgreSQL, writes)
 	// write runs fn in a transaction that is committed durably before it returns.
-	write func(ctx context.Context, fn func(tx *sql.Tx) error) error
+	write func(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error
 	// lockType serialises conditional creates of one type (PostgreSQL).
 	lockType func(ctx context.Context, tx *sql.Tx, typ string) error
 	closeFn  func() error

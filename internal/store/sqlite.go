@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -32,21 +33,41 @@ const maxBatch = 256
 
 type writeJob struct {
 	ctx  context.Context
-	fn   func(tx *sql.Tx) error
+	fn   func(ctx context.Context, tx *sql.Tx) error
 	done chan error
 }
 
 // sqliteWriter owns the single write connection. Concurrent writers queue
 // their transactions; the writer runs everything queued inside one database
 // transaction, each job under its own savepoint (so one failing job rolls
-// back alone), and answers every job only after the shared commit — one
-// fsync for the whole batch (group commit).
+// back alone), and commits the batch. The commit writes the batch to the
+// write-ahead log without waiting for the disk; the syncer then makes the
+// log durable (fdatasync) and only then answers the batch's jobs. The
+// writer meanwhile runs the next batch, so the fsync is off its serial
+// path, and one fsync covers every batch committed while the previous one
+// ran (group commit, pipelined).
 type sqliteWriter struct {
-	db      *sql.DB
-	queue   chan *writeJob
-	closing chan struct{}
-	wg      sync.WaitGroup
-	once    sync.Once
+	db        *sql.DB
+	walPath   string
+	queue     chan *writeJob
+	synced    chan *syncItem
+	closing   chan struct{}
+	savepoint *sql.Stmt
+	release   *sql.Stmt
+	rollback  *sql.Stmt
+	wg        sync.WaitGroup
+	once      sync.Once
+	// failed is set when the log could not be made durable: from then on
+	// every write is refused (the kernel may have dropped the unsynced
+	// pages, so a later fsync proves nothing; restart to recover).
+	failed atomic.Pointer[error]
+}
+
+// syncItem is a committed batch waiting for its fsync.
+type syncItem struct {
+	jobs    []*writeJob
+	results []error
+	start   time.Time
 }
 
 // OpenSQLite opens (creating if needed) the database file spine.db in dir.
@@ -61,7 +82,9 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 	// The DSN is a URI: escape what would end or change the path.
 	base := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path) + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=0"
 	// The writer's page cache is scanned at every commit: keep it modest.
-	wdb, err := sql.Open(sqliteDriver, base+"&_synchronous=FULL&_txlock=immediate&_cache_size=-32768")
+	// synchronous=NORMAL: a commit does not fsync the log itself; the
+	// writer's syncer does, before any job of the batch is answered.
+	wdb, err := sql.Open(sqliteDriver, base+"&_synchronous=NORMAL&_txlock=immediate&_cache_size=-32768")
 	if err != nil {
 		return nil, err
 	}
@@ -126,10 +149,25 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 			return nil, fmt.Errorf("prepare %q: %w", q, err)
 		}
 	}
-	w := &sqliteWriter{db: wdb, queue: make(chan *writeJob, 1024), closing: make(chan struct{})}
-	w.wg.Add(1)
+	w := &sqliteWriter{db: wdb, walPath: path + "-wal", queue: make(chan *writeJob, 1024), synced: make(chan *syncItem, maxBatch), closing: make(chan struct{})}
+	for q, st := range map[string]**sql.Stmt{"SAVEPOINT job": &w.savepoint, "RELEASE SAVEPOINT job": &w.release, "ROLLBACK TO SAVEPOINT job": &w.rollback} {
+		if *st, err = wdb.PrepareContext(ctx, q); err != nil {
+			rdb.Close()
+			wdb.Close()
+			return nil, fmt.Errorf("prepare %q: %w", q, err)
+		}
+	}
+	// The log file exists from the first write on (the schema); make its
+	// directory entry durable once.
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		rdb.Close()
+		wdb.Close()
+		return nil, err
+	}
+	w.wg.Add(2)
 	go w.run()
-	s.write = func(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	go w.syncLoop()
+	s.write = func(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 		return w.submit(ctx, fn)
 	}
 	// Writes prepare their statements on the writer's connection.
@@ -152,7 +190,10 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 	return s, nil
 }
 
-func (w *sqliteWriter) submit(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (w *sqliteWriter) submit(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := w.failed.Load(); err != nil {
+		return *err
+	}
 	job := &writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case w.queue <- job:
@@ -169,10 +210,14 @@ func (w *sqliteWriter) submit(ctx context.Context, fn func(tx *sql.Tx) error) er
 func (w *sqliteWriter) close() {
 	w.once.Do(func() { close(w.closing) })
 	w.wg.Wait()
+	w.savepoint.Close()
+	w.release.Close()
+	w.rollback.Close()
 }
 
 func (w *sqliteWriter) run() {
 	defer w.wg.Done()
+	defer close(w.synced)
 	batch := make([]*writeJob, 0, maxBatch)
 	for {
 		select {
@@ -199,52 +244,127 @@ func (w *sqliteWriter) run() {
 			}
 		}
 		w.commit(batch)
+		batch = make([]*writeJob, 0, maxBatch) // the syncer owns the old one
+	}
+}
+
+// answer fails every job of the batch with err.
+func answer(batch []*writeJob, err error) {
+	for _, j := range batch {
+		j.done <- err
 	}
 }
 
 func (w *sqliteWriter) commit(batch []*writeJob) {
 	start := time.Now()
+	if err := w.failed.Load(); err != nil {
+		answer(batch, *err)
+		return
+	}
 	results := make([]error, len(batch))
 	tx, err := w.db.Begin()
 	if err != nil {
-		for _, j := range batch {
-			j.done <- fmt.Errorf("begin: %w", err)
-		}
+		answer(batch, fmt.Errorf("begin: %w", err))
 		return
 	}
+	savepoint, release, rollback := tx.Stmt(w.savepoint), tx.Stmt(w.release), tx.Stmt(w.rollback)
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		if _, err := tx.Exec("SAVEPOINT job"); err != nil {
+		if _, err := savepoint.Exec(); err != nil {
 			results[i] = err
 			continue
 		}
-		if err := j.fn(tx); err != nil {
+		// Statements run with a context that cannot be cancelled: the
+		// driver would otherwise hand every statement to a new goroutine
+		// to watch for cancellation, and the writer would wait for the
+		// scheduler between statements. A job is checked before it starts.
+		if err := j.fn(context.WithoutCancel(j.ctx), tx); err != nil {
 			results[i] = err
-			if _, rerr := tx.Exec("ROLLBACK TO SAVEPOINT job"); rerr != nil {
+			if _, rerr := rollback.Exec(); rerr != nil {
 				// the transaction is unusable: fail the whole batch
 				tx.Rollback()
-				for _, j := range batch {
-					j.done <- fmt.Errorf("rollback to savepoint: %w", rerr)
-				}
+				answer(batch, fmt.Errorf("rollback to savepoint: %w", rerr))
 				return
 			}
 		}
-		tx.Exec("RELEASE SAVEPOINT job")
+		release.Exec()
 	}
 	if err := tx.Commit(); err != nil {
-		for _, j := range batch {
-			j.done <- fmt.Errorf("commit: %w", err)
-		}
+		answer(batch, fmt.Errorf("commit: %w", err))
 		return
 	}
 	commitBatch.Observe(float64(len(batch)))
-	commitSeconds.Observe(time.Since(start).Seconds())
-	for i, j := range batch {
-		j.done <- results[i]
+	w.synced <- &syncItem{jobs: batch, results: results, start: start}
+}
+
+// syncLoop makes committed batches durable, in commit order, one fsync for
+// all the batches waiting, and then answers their jobs.
+func (w *sqliteWriter) syncLoop() {
+	defer w.wg.Done()
+	var items []*syncItem
+	for it := range w.synced {
+		items = append(items[:0], it)
+	more:
+		for {
+			select {
+			case it, ok := <-w.synced:
+				if !ok {
+					break more
+				}
+				items = append(items, it)
+			default:
+				break more
+			}
+		}
+		err := w.failed.Load()
+		if err == nil {
+			if serr := w.syncWAL(); serr != nil {
+				serr = fmt.Errorf("sync the write-ahead log: %w; writes are refused until restart", serr)
+				slog.Error("sqlite: committed writes could not be made durable", "err", serr)
+				w.failed.CompareAndSwap(nil, &serr)
+				err = w.failed.Load()
+			}
+		}
+		now := time.Now()
+		syncBatches.Observe(float64(len(items)))
+		for _, it := range items {
+			if err != nil {
+				answer(it.jobs, *err)
+				continue
+			}
+			commitSeconds.Observe(now.Sub(it.start).Seconds())
+			for i, j := range it.jobs {
+				j.done <- it.results[i]
+			}
+		}
 	}
+}
+
+// syncWAL flushes the write-ahead log to disk. The file is opened by name
+// each time: should SQLite ever recreate it, the new file is the one synced.
+func (w *sqliteWriter) syncWAL() error {
+	f, err := os.Open(w.walPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return fdatasync(f)
+}
+
+// syncDir makes the entries of a directory durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
 }
 
 func (s *sqlStore) closeStmts() {
@@ -253,3 +373,4 @@ func (s *sqlStore) closeStmts() {
 		return true
 	})
 }
+

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 type key struct{}
@@ -33,6 +34,25 @@ func NewUUID() string {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
 	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// NewTimeUUID returns a time-ordered (version 7, RFC 9562) UUID: 48 bits
+// of Unix milliseconds, then random bits. Server-assigned resource ids use
+// it, so that new rows land at the end of the (type, id) index instead of
+// on a random page of it (fewer pages written per commit).
+func NewTimeUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[6:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	ms := uint64(time.Now().UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	b[6] = b[6]&0x0f | 0x70
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,6 +60,16 @@ type SharedStorage interface {
 	AppendLeavesFunc(ctx context.Context, build func(first int64) (bodies, hashes [][]byte, err error)) (first int64, err error)
 }
 
+// QueuedStorage is implemented by a Storage whose appends run in the
+// order they are queued. QueueLeaves queues the records numbered from
+// first and returns a wait for their durable outcome; an append whose
+// first is not where the stored log ends fails (and so do those queued
+// behind it). With it the Log keeps several batches in flight: it numbers
+// and queues the next batch while the previous waits for its fsync.
+type QueuedStorage interface {
+	QueueLeaves(ctx context.Context, first int64, bodies, hashes [][]byte) (wait func() error, err error)
+}
+
 // LogOptions tune a Log; zero values take the defaults.
 type LogOptions struct {
 	MaxBatch  int              // records per group commit (512)
@@ -71,6 +82,7 @@ type LogOptions struct {
 type Log struct {
 	st     Storage
 	shared SharedStorage // st, when it is one
+	queued QueuedStorage // st, when it is one (and not shared)
 	signer *Signer
 	opts   LogOptions
 	hasher *rfc6962.Hasher
@@ -128,6 +140,9 @@ func NewLog(st Storage, signer *Signer, opts LogOptions) (*Log, error) {
 		subs: map[chan Record]struct{}{},
 	}
 	l.shared, _ = st.(SharedStorage)
+	if l.shared == nil {
+		l.queued, _ = st.(QueuedStorage)
+	}
 	l.rf = &compact.RangeFactory{Hash: l.hasher.HashChildren}
 	l.tree = l.rf.NewEmptyRange(0)
 	if err := l.load(context.Background()); err != nil {
@@ -294,23 +309,145 @@ func (l *Log) Append(ctx context.Context, r *Record) error {
 // records at a time, until the queue is closed and drained.
 func (l *Log) run() {
 	defer close(l.done)
-	batch := make([]*pending, 0, l.opts.MaxBatch)
-	for p := range l.queue {
-		batch = append(batch[:0], p)
-	fill:
-		for len(batch) < l.opts.MaxBatch {
-			select {
-			case p, ok := <-l.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, p)
-			default:
-				break fill
-			}
-		}
+	if l.queued != nil {
+		l.runQueued()
+		return
+	}
+	for batch := range l.batches() {
 		l.commit(batch)
 	}
+}
+
+// batches gathers what is queued into batches of up to MaxBatch records.
+func (l *Log) batches() <-chan []*pending {
+	out := make(chan []*pending)
+	go func() {
+		defer close(out)
+		for p := range l.queue {
+			batch := append(make([]*pending, 0, 16), p)
+		fill:
+			for len(batch) < l.opts.MaxBatch {
+				select {
+				case p, ok := <-l.queue:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, p)
+				default:
+					break fill
+				}
+			}
+			out <- batch
+		}
+	}()
+	return out
+}
+
+// flight is a batch queued in the storage, waiting to be durable.
+type flight struct {
+	batch  []*pending
+	first  int64
+	hashes [][]byte
+	wait   func() error
+}
+
+// maxFlights bounds the batches queued in the storage and not yet durable.
+const maxFlights = 8
+
+// runQueued is the appender for a QueuedStorage: it numbers each batch
+// from where the previous one ends and queues it at once; the releaser
+// waits for each in turn, adds it to the tree and answers its waiters.
+// After a failure, numbering starts again from the stored size once
+// everything in flight has settled.
+func (l *Log) runQueued() {
+	flights := make(chan *flight, maxFlights)
+	released := make(chan struct{})
+	var failed atomic.Bool
+	var inFlight sync.WaitGroup
+	go func() {
+		defer close(released)
+		for f := range flights {
+			l.release(f, &failed)
+			inFlight.Done()
+		}
+	}()
+	defer func() {
+		close(flights)
+		<-released
+	}()
+	next := int64(-1)
+	ctx := context.Background()
+	for batch := range l.batches() {
+		if failed.Load() || next < 0 {
+			inFlight.Wait()
+			failed.Store(false)
+			if err := l.catchUp(ctx); err != nil {
+				l.opts.Logger.Error("audit log resync failed", "err", err)
+			}
+			l.mu.RLock()
+			next = int64(l.tree.End())
+			l.mu.RUnlock()
+		}
+		f := &flight{batch: batch, first: next, hashes: make([][]byte, len(batch))}
+		bodies := make([][]byte, len(batch))
+		var err error
+		for i, p := range batch {
+			p.rec.Index = next + int64(i)
+			if bodies[i], err = json.Marshal(&p.rec); err != nil {
+				break
+			}
+			f.hashes[i] = l.hasher.HashLeaf(bodies[i])
+		}
+		if err == nil {
+			f.wait, err = l.queued.QueueLeaves(ctx, next, bodies, f.hashes)
+		}
+		if err != nil {
+			f.wait = func() error { return err }
+		} else {
+			next += int64(len(batch))
+		}
+		inFlight.Add(1)
+		flights <- f
+	}
+}
+
+// release waits for a queued batch; durable, it joins the tree and its
+// waiters are answered; failed, they get the error and failed is set.
+func (l *Log) release(f *flight, failed *atomic.Bool) {
+	if err := f.wait(); err != nil {
+		failed.Store(true)
+		appendErrors.Add(float64(len(f.batch)))
+		l.opts.Logger.Error("audit append failed", "records", len(f.batch), "err", err)
+		for _, p := range f.batch {
+			p.done <- fmt.Errorf("audit append: %w", err)
+		}
+		return
+	}
+	l.writeMu.Lock()
+	l.mu.Lock()
+	ok := int64(l.tree.End()) == f.first
+	if ok {
+		for _, h := range f.hashes {
+			l.appendLeaf(h)
+		}
+	}
+	l.mu.Unlock()
+	l.writeMu.Unlock()
+	if !ok {
+		// cannot happen: every batch checks in its transaction that the log
+		// ends at its first index, and batches are released in order
+		failed.Store(true)
+		l.opts.Logger.Error("audit log: a durable batch does not continue the tree", "first", f.first)
+	}
+	batchSize.Observe(float64(len(f.batch)))
+	recordsAppended.Add(float64(len(f.batch)))
+	logSize.Set(float64(f.first + int64(len(f.batch))))
+	now := time.Now()
+	for _, p := range f.batch {
+		appendSeconds.Observe(now.Sub(p.start).Seconds())
+		p.done <- nil
+	}
+	l.publish(f.batch)
 }
 
 // commit appends one batch and answers its waiters.

@@ -276,3 +276,88 @@ func TestSharedStorage(t *testing.T) {
 		t.Fatalf("%v\n%v", err, rep)
 	}
 }
+
+func TestQueuedStorageKeepsBatchesInFlightInOrder(t *testing.T) {
+	st := newQueuedMem()
+	st.durable = 2 * time.Millisecond // batches queue behind a slow fsync
+	l := newTestLog(t, st)
+	if l.queued == nil {
+		t.Fatal("the log did not take the queued path")
+	}
+	const n = 1500
+	recs := appendN(t, l, n, 50)
+	seen := make([]bool, n)
+	for _, r := range recs {
+		if r.Index < 0 || r.Index >= n || seen[r.Index] {
+			t.Fatalf("index %d out of range or repeated", r.Index)
+		}
+		seen[r.Index] = true
+	}
+	bodies, err := st.Leaves(context.Background(), 0, n)
+	if err != nil || len(bodies) != n {
+		t.Fatalf("%d bodies stored, %v", len(bodies), err)
+	}
+	for i, b := range bodies {
+		var r Record
+		if err := json.Unmarshal(b, &r); err != nil || r.Index != int64(i) {
+			t.Fatalf("body %d says index %d (%v)", i, r.Index, err)
+		}
+	}
+	size, root := l.Root()
+	if size != n || !bytes.Equal(root, mth(storedLeaves(t, st))) {
+		t.Fatalf("root of %d records differs from RFC 6962's", size)
+	}
+	if l.Tampered() != nil {
+		t.Fatal(l.Tampered())
+	}
+	t.Logf("%d records in %d queued appends", n, st.queuedN)
+}
+
+func TestQueuedStorageFailureFailsItsBatchAndResumesAtTheStoredEnd(t *testing.T) {
+	st := newQueuedMem()
+	st.durable = time.Millisecond
+	l := newTestLog(t, st)
+	appendN(t, l, 100, 10)
+	st.mu.Lock()
+	st.failNext = 1
+	st.mu.Unlock()
+	// concurrent appends: the failing batch and those queued behind it fail,
+	// none is stored out of place, and later appends continue the log
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failed, ok := 0, 0
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			err := l.Append(context.Background(), testRecord(1000+i))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed++
+			} else {
+				ok++
+			}
+		}(i)
+	}
+	wg.Wait()
+	if failed == 0 {
+		t.Fatal("no append failed although the storage failed a batch")
+	}
+	after := testRecord(5000)
+	if err := l.Append(context.Background(), after); err != nil {
+		t.Fatalf("append after the failure: %v", err)
+	}
+	size, root := l.Root()
+	stored, _ := st.LogSize(context.Background())
+	if size != stored || size != int64(100+ok+1) || after.Index != size-1 {
+		t.Fatalf("tree %d, stored %d, %d succeeded, last index %d", size, stored, 100+ok+1, after.Index)
+	}
+	if !bytes.Equal(root, mth(storedLeaves(t, st))) {
+		t.Fatal("root differs from the stored leaves after a failure")
+	}
+	if l.Tampered() != nil {
+		t.Fatal(l.Tampered())
+	}
+	t.Logf("%d failed, %d appended", failed, ok)
+}

@@ -185,3 +185,54 @@ func (s sharedMem) AppendLeavesFunc(ctx context.Context, build func(first int64)
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// queuedMem is a QueuedStorage over memStorage that behaves as SQLite's
+// writer does: appends run one after another in the order queued, each
+// checks that the log ends at its first index, and each is answered only
+// after a separate durability delay, while the next ones already run.
+type queuedMem struct {
+	*memStorage
+	jobs     chan func()
+	durable  time.Duration // the fsync: the wait returns this long after the append
+	failNext int           // the next so many appends fail (guarded by mu)
+	queuedN  int           // QueueLeaves calls
+}
+
+func newQueuedMem() *queuedMem {
+	q := &queuedMem{memStorage: newMemStorage(), jobs: make(chan func(), 64)}
+	go func() {
+		for j := range q.jobs {
+			j()
+		}
+	}()
+	return q
+}
+
+func (q *queuedMem) QueueLeaves(ctx context.Context, first int64, bodies, hashes [][]byte) (func() error, error) {
+	done := make(chan error, 1)
+	q.mu.Lock()
+	q.queuedN++
+	q.mu.Unlock()
+	q.jobs <- func() {
+		q.mu.Lock()
+		end, fail := q.n, q.failNext > 0
+		if fail {
+			q.failNext--
+		}
+		q.mu.Unlock()
+		var err error
+		switch {
+		case end != first:
+			err = fmt.Errorf("log ends at %d, records start at %d", end, first)
+		case fail:
+			err = errors.New("disk full")
+		default:
+			_, err = q.AppendLeaves(ctx, bodies, hashes)
+		}
+		go func() {
+			time.Sleep(q.durable)
+			done <- err
+		}()
+	}
+	return func() error { return <-done }, nil
+}

@@ -2,7 +2,9 @@ package pds
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -11,6 +13,7 @@ import (
 	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/fhir"
 	"github.com/openspine/openspine/internal/nhsnumber"
+	"github.com/openspine/openspine/internal/search"
 	"github.com/openspine/openspine/internal/store"
 )
 
@@ -49,30 +52,147 @@ const maxSupersededHops = 5
 // superseded record resolves to the surviving one; an invalidated one is 404
 // INVALIDATED_RESOURCE.
 func (s *Service) Read(ctx context.Context, id string) (store.Record, fhir.Resource, error) {
+	rec, _, err := s.resolve(ctx, id)
+	if err != nil {
+		return rec, nil, err
+	}
+	res, err := fhir.DecodeStored(rec.Body)
+	return rec, res, err
+}
+
+// Restricted reports whether the record that NHS number nhs reads as is
+// restricted (without decoding the whole record).
+func (s *Service) Restricted(ctx context.Context, nhs string) (bool, error) {
+	_, head, err := s.resolve(ctx, nhs)
+	if err != nil {
+		return false, err
+	}
+	return head.security() == "R", nil
+}
+
+// Summary is what the security monitoring compares of a patient.
+type Summary struct {
+	Surname, Postcode, Address, GP string
+	Restricted                     bool
+}
+
+// Summarise reads the patient that NHS number nhs reads as and extracts
+// its Summary, decoding only those elements (the monitor asks this for
+// every audited access).
+func (s *Service) Summarise(ctx context.Context, nhs string) (Summary, error) {
+	rec, head, err := s.resolve(ctx, nhs)
+	if err != nil {
+		return Summary{}, err
+	}
+	var body struct {
+		Name []struct {
+			Use    string `json:"use"`
+			Family string `json:"family"`
+		} `json:"name"`
+		Address []struct {
+			Use        string   `json:"use"`
+			Line       []string `json:"line"`
+			PostalCode string   `json:"postalCode"`
+		} `json:"address"`
+		GeneralPractitioner []struct {
+			Identifier struct {
+				Value string `json:"value"`
+			} `json:"identifier"`
+		} `json:"generalPractitioner"`
+	}
+	if err := json.Unmarshal(rec.Body, &body); err != nil {
+		return Summary{}, fmt.Errorf("stored Patient %s: %w", rec.ID, err)
+	}
+	sum := Summary{Restricted: head.security() == "R"}
+	for _, n := range body.Name {
+		if n.Use == "usual" || sum.Surname == "" {
+			sum.Surname = n.Family
+		}
+	}
+	for _, a := range body.Address {
+		if a.Use == "home" || a.Use == "" {
+			sum.Postcode = a.PostalCode
+			if len(a.Line) > 0 {
+				sum.Address = a.Line[0]
+			}
+			break
+		}
+	}
+	for _, g := range body.GeneralPractitioner {
+		if g.Identifier.Value != "" {
+			sum.GP = g.Identifier.Value
+		}
+	}
+	return sum, nil
+}
+
+// recordHead is what a read needs to know of a stored record before (or
+// instead of) decoding all of it.
+type recordHead struct {
+	Meta struct {
+		Security []struct {
+			System string `json:"system"`
+			Code   string `json:"code"`
+		} `json:"security"`
+	} `json:"meta"`
+	Link []struct {
+		Type  string `json:"type"`
+		Other struct {
+			Reference string `json:"reference"`
+		} `json:"other"`
+	} `json:"link"`
+}
+
+// security is the record's confidentiality code (U when absent), as security().
+func (h *recordHead) security() string {
+	for _, c := range h.Meta.Security {
+		if c.System == SystemConfidentiality {
+			return c.Code
+		}
+	}
+	return "U"
+}
+
+// supersededBy is the NHS number that replaced the record, as supersededBy().
+func (h *recordHead) supersededBy() string {
+	for _, l := range h.Link {
+		if l.Type == "replaced-by" {
+			if _, id, ok := search.SplitReference(l.Other.Reference); ok {
+				return id
+			}
+		}
+	}
+	return ""
+}
+
+// resolve reads the record that id reads as: superseded records lead to
+// their survivor; invalidated ones are 404 INVALIDATED_RESOURCE.
+func (s *Service) resolve(ctx context.Context, id string) (store.Record, recordHead, error) {
+	var head recordHead
 	if !nhsnumber.Valid(id) {
-		return store.Record{}, nil, invalidNHS(id)
+		return store.Record{}, head, invalidNHS(id)
 	}
 	for hop := 0; ; hop++ {
 		rec, err := s.store.Read(ctx, "Patient", id)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && rec.Deleted) {
-			return rec, nil, fhir.NewError(http.StatusNotFound, fhir.CodeResourceNotFound, "Patient %s was not found", id)
+			return rec, head, fhir.NewError(http.StatusNotFound, fhir.CodeResourceNotFound, "Patient %s was not found", id)
 		}
 		if err != nil {
-			return rec, nil, err
+			return rec, head, err
 		}
-		res, err := fhir.DecodeStored(rec.Body)
-		if err != nil {
-			return rec, nil, err
+		head = recordHead{}
+		if err := json.Unmarshal(rec.Body, &head); err != nil {
+			return rec, head, fmt.Errorf("stored Patient %s: %w", id, err)
 		}
-		if security(res) == "REDACTED" {
-			return rec, nil, fhir.NewError(http.StatusNotFound, CodeInvalidatedResource, "Patient %s has been invalidated", id)
+		if head.security() == "REDACTED" {
+			return rec, head, fhir.NewError(http.StatusNotFound, CodeInvalidatedResource, "Patient %s has been invalidated", id)
 		}
-		next := supersededBy(res)
+		next := head.supersededBy()
 		if next == "" {
-			return rec, res, nil
+			return rec, head, nil
 		}
 		if hop >= maxSupersededHops || !nhsnumber.Valid(next) {
-			return rec, nil, errors.New("superseded chain of " + id + " is broken")
+			return rec, head, errors.New("superseded chain of " + id + " is broken")
 		}
 		id = next
 	}
@@ -130,10 +250,10 @@ func (s *Service) handleRead(w http.ResponseWriter, r *http.Request) {
 	// not even whether it exists.
 	err := s.allowPatient(r.Context(), "read", id)
 	var rec store.Record
-	var res fhir.Resource
+	var head recordHead
 	if err == nil {
 		audit.Patients(r.Context(), id)
-		rec, res, err = s.Read(r.Context(), id)
+		rec, head, err = s.resolve(r.Context(), id)
 		if err == nil && rec.ID != id {
 			audit.Patients(r.Context(), rec.ID) // the surviving record of a merge
 		}
@@ -142,10 +262,15 @@ func (s *Service) handleRead(w http.ResponseWriter, r *http.Request) {
 		fhir.WriteError(w, r, err)
 		return
 	}
-	if security(res) != "R" {
+	if head.security() != "R" {
 		// nothing to remove: serve the stored bytes as they are
 		w.Header().Set("ETag", `W/"`+strconv.FormatInt(rec.Version, 10)+`"`)
 		fhir.Write(w, http.StatusOK, rec.Body)
+		return
+	}
+	res, err := fhir.DecodeStored(rec.Body)
+	if err != nil {
+		fhir.WriteError(w, r, err)
 		return
 	}
 	writePatient(w, r, http.StatusOK, rec, res)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 
 	"github.com/openspine/openspine/internal/engine"
 	"github.com/openspine/openspine/internal/fhir"
@@ -15,42 +14,15 @@ import (
 )
 
 // monitorLookups answers the monitor's questions from PDS (patients) and
-// the directory (users). The monitor asks twice about each patient (person,
-// restricted): the last records read are kept briefly so that is one read.
+// the directory (users). It is asked about every audited access, so it
+// decodes only the elements it needs, never the whole record.
 type monitorLookups struct {
 	pds *pds.Service
 	dir *engine.Service
-
-	mu     sync.Mutex
-	recent map[string]fhir.Resource
 }
 
 func newMonitorLookups(p *pds.Service, dir *engine.Service) *monitorLookups {
-	return &monitorLookups{pds: p, dir: dir, recent: map[string]fhir.Resource{}}
-}
-
-// patient reads a patient once for both questions; nil when unknown.
-func (l *monitorLookups) patient(ctx context.Context, nhs string) (fhir.Resource, error) {
-	l.mu.Lock()
-	res, ok := l.recent[nhs]
-	l.mu.Unlock()
-	if ok {
-		return res, nil
-	}
-	_, res, err := l.pds.Read(ctx, nhs)
-	if err != nil {
-		if s := fhir.AsError(err).Status; s == http.StatusNotFound || s == http.StatusBadRequest {
-			return nil, nil
-		}
-		return nil, err
-	}
-	l.mu.Lock()
-	if len(l.recent) >= 4096 {
-		l.recent = map[string]fhir.Resource{}
-	}
-	l.recent[nhs] = res
-	l.mu.Unlock()
-	return res, nil
+	return &monitorLookups{pds: p, dir: dir}
 }
 
 func firstString(v []any) string {
@@ -63,29 +35,14 @@ func firstString(v []any) string {
 }
 
 func (l *monitorLookups) Patient(ctx context.Context, nhs string) (monitor.Person, bool, error) {
-	res, err := l.patient(ctx, nhs)
-	if res == nil || err != nil {
+	sum, err := l.pds.Summarise(ctx, nhs)
+	if err != nil {
+		if st := fhir.AsError(err).Status; st == http.StatusNotFound || st == http.StatusBadRequest {
+			return monitor.Person{}, false, nil
+		}
 		return monitor.Person{}, false, err
 	}
-	var p monitor.Person
-	for _, n := range search.Walk(res, "name") {
-		if m, ok := n.(map[string]any); ok && (m["use"] == "usual" || p.Surname == "") {
-			p.Surname, _ = m["family"].(string)
-		}
-	}
-	for _, a := range search.Walk(res, "address") {
-		if m, ok := a.(map[string]any); ok && (m["use"] == "home" || m["use"] == nil) {
-			p.Postcode, _ = m["postalCode"].(string)
-			p.Address = firstString(search.Walk(m, "line"))
-			break
-		}
-	}
-	for _, id := range search.Walk(res, "generalPractitioner.identifier") {
-		if m, ok := id.(map[string]any); ok {
-			p.GP, _ = m["value"].(string)
-		}
-	}
-	return p, true, nil
+	return monitor.Person{Surname: sum.Surname, Postcode: sum.Postcode, Address: sum.Address, GP: sum.GP}, true, nil
 }
 
 func (l *monitorLookups) User(ctx context.Context, userID string) (monitor.Person, bool, error) {
@@ -121,14 +78,12 @@ func (l *monitorLookups) User(ctx context.Context, userID string) (monitor.Perso
 }
 
 func (l *monitorLookups) Restricted(ctx context.Context, nhs string) (bool, error) {
-	res, err := l.patient(ctx, nhs)
-	if res == nil || err != nil {
-		return false, err
-	}
-	for _, s := range search.Walk(res, "meta.security") {
-		if m, ok := s.(map[string]any); ok && m["code"] == "R" {
-			return true, nil
+	// asked for every record: a cheap look at the record's head, no decode
+	r, err := l.pds.Restricted(ctx, nhs)
+	if err != nil {
+		if st := fhir.AsError(err).Status; st == http.StatusNotFound || st == http.StatusBadRequest {
+			return false, nil
 		}
 	}
-	return false, nil
+	return r, err
 }

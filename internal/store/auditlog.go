@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -38,6 +39,60 @@ func (s *sqlStore) AppendLeaves(ctx context.Context, bodies, hashes [][]byte) (i
 		return 0, fmt.Errorf("audit append: %w", err)
 	}
 	return first, nil
+}
+
+// ErrLogMoved is returned by QueueLeaves when the log does not end where
+// the records were numbered to start.
+var ErrLogMoved = errors.New("the audit log does not end at the index the records were numbered from")
+
+// QueueLeaves queues the append of records numbered from first and returns
+// at once with a wait that reports the append's durable outcome. Appends
+// run in the order they are queued (SQLite's single writer), so a caller
+// may queue the next batch before the previous is durable; each checks
+// that the log ends at its first index, so a failed batch makes those
+// queued behind it fail too, rather than leave a gap. On PostgreSQL the
+// append happens before QueueLeaves returns.
+func (s *sqlStore) QueueLeaves(ctx context.Context, first int64, bodies, hashes [][]byte) (func() error, error) {
+	if len(bodies) != len(hashes) {
+		return nil, fmt.Errorf("audit append: %d bodies, %d hashes", len(bodies), len(hashes))
+	}
+	fn := func(ctx context.Context, tx *sql.Tx) error {
+		if s.d.numbered {
+			if _, err := tx.ExecContext(ctx, "LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+				return err
+			}
+		}
+		var end int64
+		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_log").Scan(&end); err != nil {
+			return err
+		}
+		if end != first {
+			return fmt.Errorf("%w: it ends at %d, the records start at %d", ErrLogMoved, end, first)
+		}
+		for i := range bodies {
+			if _, err := s.exec(ctx, tx, "INSERT INTO audit_log (idx, body, leaf) VALUES (?, ?, ?)", first+int64(i), bodies[i], hashes[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	start := time.Now()
+	wrap := func(err error) error {
+		observe("audit_append", start)
+		if err != nil {
+			return fmt.Errorf("audit append: %w", err)
+		}
+		return nil
+	}
+	if s.enqueue == nil {
+		err := wrap(s.write(ctx, fn))
+		return func() error { return err }, nil
+	}
+	wait, err := s.enqueue(ctx, fn)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return func() error { return wrap(wait()) }, nil
 }
 
 func (s *sqlStore) auditColumn(ctx context.Context, col string, from, to int64) ([][]byte, error) {

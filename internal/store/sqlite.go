@@ -167,9 +167,8 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 	w.wg.Add(2)
 	go w.run()
 	go w.syncLoop()
-	s.write = func(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-		return w.submit(ctx, fn)
-	}
+	s.write = w.submit
+	s.enqueue = w.enqueue
 	// Writes prepare their statements on the writer's connection.
 	s.writeView = ws
 	var closeOnce sync.Once
@@ -191,20 +190,29 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 }
 
 func (w *sqliteWriter) submit(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	wait, err := w.enqueue(ctx, fn)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// enqueue queues a job; jobs run in the order queued. Once queued, the
+// job's fate must be known before anything is answered: wait returns only
+// when it is durable or failed, even if the client has gone.
+func (w *sqliteWriter) enqueue(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) (func() error, error) {
 	if err := w.failed.Load(); err != nil {
-		return *err
+		return nil, *err
 	}
 	job := &writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case w.queue <- job:
 	case <-w.closing:
-		return ErrClosed
+		return nil, ErrClosed
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
-	// Once queued, wait for the commit even if the client goes away: the
-	// job's fate must be known before we answer anything.
-	return <-job.done
+	return func() error { return <-job.done }, nil
 }
 
 func (w *sqliteWriter) close() {

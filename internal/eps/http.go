@@ -171,14 +171,18 @@ var errConflict = errors.New("concurrent change")
 // duplicate fails on them before anything else.
 func (s *Service) commit(rq *request, changes []store.Change, status int, body any) error {
 	raw := fhir.Marshal(body)
-	a := answer{Status: status, Body: raw, Hash: rq.hash, At: s.now()}
+	// serialised here, not in the store's single writer
+	stored, err := json.Marshal(answer{Status: status, Body: raw, Hash: rq.hash, At: s.now()})
+	if err != nil {
+		return err
+	}
 	all := make([]store.Change, 0, len(rq.keys)+len(changes))
 	for _, k := range rq.keys {
 		all = append(all, store.Change{Op: store.Create, Type: answerType, ID: k,
-			Render: func(int64, time.Time) ([]byte, error) { return json.Marshal(a) }})
+			Render: func(int64, time.Time) ([]byte, error) { return stored, nil }})
 	}
 	all = append(all, changes...)
-	_, err := s.store.Apply(rq.ctx(), all)
+	_, err = s.store.Apply(rq.ctx(), all)
 	if err != nil {
 		var ce *store.ChangeError
 		var vc *store.VersionConflict

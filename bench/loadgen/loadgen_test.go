@@ -81,3 +81,27 @@ func TestIDFromLocation(t *testing.T) {
 		t.Fatal("accepted a location without an id")
 	}
 }
+
+func TestHistogramDiffGivesMeanAndP99Bucket(t *testing.T) {
+	before := Metrics{
+		`spine_x_seconds_sum{op="read"}`: 1, `spine_x_seconds_count{op="read"}`: 10,
+		`spine_x_seconds_bucket{op="read",le="0.01"}`: 10, `spine_x_seconds_bucket{op="read",le="0.1"}`: 10, `spine_x_seconds_bucket{op="read",le="+Inf"}`: 10,
+	}
+	after := Metrics{
+		`spine_x_seconds_sum{op="read"}`: 3, `spine_x_seconds_count{op="read"}`: 210,
+		// of the 200 new observations, 197 under 10 ms, 2 more under 100 ms, 1 beyond
+		`spine_x_seconds_bucket{op="read",le="0.01"}`: 207, `spine_x_seconds_bucket{op="read",le="0.1"}`: 209, `spine_x_seconds_bucket{op="read",le="+Inf"}`: 210,
+		`spine_y_seconds_sum`: 5, `spine_y_seconds_count`: 5, `spine_y_seconds_bucket{le="1"}`: 5, `spine_y_seconds_bucket{le="+Inf"}`: 5,
+	}
+	got := after.Diff(before)
+	if len(got) != 2 {
+		t.Fatalf("%d histograms: %+v", len(got), got)
+	}
+	x := got[0]
+	if x.Series != `spine_x_seconds{op="read"}` || x.Count != 200 || x.Mean != 0.01 || x.P99 != 0.1 {
+		t.Errorf("x: %+v", x)
+	}
+	if y := got[1]; y.Series != "spine_y_seconds" || y.Count != 5 || y.P99 != 1 {
+		t.Errorf("y: %+v", y)
+	}
+}

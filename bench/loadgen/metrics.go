@@ -5,14 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 )
 
-// Metrics are the _sum and _count series of the spine's Prometheus
-// histograms (GET /metrics), keyed by series name with labels.
+// Metrics are the _sum, _count and _bucket series of the spine's
+// Prometheus histograms (GET /metrics), keyed by series name with labels.
 type Metrics map[string]float64
 
 // ScrapeMetrics reads the server's /metrics (the spine's own timings:
@@ -49,7 +50,7 @@ func ScrapeMetrics(ctx context.Context, c *http.Client, serverURL string) Metric
 		if j := strings.IndexByte(name, '{'); j >= 0 {
 			base = name[:j]
 		}
-		if !strings.HasSuffix(base, "_sum") && !strings.HasSuffix(base, "_count") {
+		if !strings.HasSuffix(base, "_sum") && !strings.HasSuffix(base, "_count") && !strings.HasSuffix(base, "_bucket") {
 			continue
 		}
 		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
@@ -64,6 +65,40 @@ type Histogram struct {
 	Series string // name{labels} without _sum/_count
 	Count  float64
 	Mean   float64 // sum/count: seconds for durations, items for sizes
+	// P99 is the upper bound of the bucket holding the 99th percentile of
+	// the observations between the scrapes (+Inf when beyond the last).
+	P99 float64
+}
+
+// p99 finds the upper bound of the bucket that holds the 99th percentile
+// of the cnt observations of series{labels} between before and m.
+func (m Metrics) p99(before Metrics, series, labels string, cnt float64) float64 {
+	type bucket struct{ le, n float64 }
+	var bs []bucket
+	inner := strings.TrimSuffix(strings.TrimPrefix(labels, "{"), "}")
+	for name, v := range m {
+		rest, ok := strings.CutPrefix(name, series+"_bucket{")
+		if !ok {
+			continue
+		}
+		rest = strings.TrimSuffix(rest, "}")
+		i := strings.Index(rest, `le="`)
+		if i < 0 || strings.TrimSuffix(rest[:i], ",") != inner {
+			continue
+		}
+		le, err := strconv.ParseFloat(strings.TrimSuffix(rest[i+4:], `"`), 64)
+		if err != nil {
+			continue
+		}
+		bs = append(bs, bucket{le, v - before[name]})
+	}
+	sort.Slice(bs, func(i, j int) bool { return bs[i].le < bs[j].le })
+	for _, b := range bs {
+		if b.n >= 0.99*cnt {
+			return b.le
+		}
+	}
+	return math.Inf(1)
 }
 
 // Diff returns the histograms observed between before and m, most
@@ -83,7 +118,7 @@ func (m Metrics) Diff(before Metrics) []Histogram {
 		if cnt <= 0 {
 			continue
 		}
-		out = append(out, Histogram{Series: series + labels, Count: cnt, Mean: (sum - before[name]) / cnt})
+		out = append(out, Histogram{Series: series + labels, Count: cnt, Mean: (sum - before[name]) / cnt, P99: m.p99(before, series, labels, cnt)})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Count != out[j].Count {
@@ -98,7 +133,7 @@ func (m Metrics) Diff(before Metrics) []Histogram {
 // _seconds) in milliseconds.
 func (h Histogram) String() string {
 	if strings.Contains(h.Series, "_seconds") {
-		return fmt.Sprintf("%s: %.0f observations, mean %.3f ms", h.Series, h.Count, h.Mean*1000)
+		return fmt.Sprintf("%s: %.0f observations, mean %.3f ms, p99 <= %g ms", h.Series, h.Count, h.Mean*1000, h.P99*1000)
 	}
-	return fmt.Sprintf("%s: %.0f observations, mean %.1f", h.Series, h.Count, h.Mean)
+	return fmt.Sprintf("%s: %.0f observations, mean %.1f, p99 <= %g", h.Series, h.Count, h.Mean, h.P99)
 }

@@ -66,10 +66,16 @@ func selectivity(c search.Clause) int {
 		}
 		return 3
 	case search.Date:
+		day := true
 		for _, v := range c.Values {
 			if v.Prefix != "eq" {
 				return 6
 			}
+			day = day && v.Hi-v.Lo < 24*60*60*1000
+		}
+		if day {
+			// one day (a birth date) matches far fewer than a name prefix
+			return 2
 		}
 		return 4
 	}

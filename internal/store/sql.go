@@ -39,6 +39,8 @@ type sqlStore struct {
 	// enqueue queues fn for the writer and returns a wait for its durable
 	// outcome; writes run in the order queued (SQLite only, nil elsewhere).
 	enqueue func(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) (wait func() error, err error)
+	// sqlite is the single writer (SQLite only).
+	sqlite *sqliteWriter
 	// lockType serialises conditional creates of one type (PostgreSQL).
 	lockType func(ctx context.Context, tx *sql.Tx, typ string) error
 	closeFn  func() error

@@ -169,6 +169,7 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 	go w.syncLoop()
 	s.write = w.submit
 	s.enqueue = w.enqueue
+	s.sqlite = w
 	// Writes prepare their statements on the writer's connection.
 	s.writeView = ws
 	var closeOnce sync.Once

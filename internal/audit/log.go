@@ -416,11 +416,7 @@ func (l *Log) runQueued() {
 func (l *Log) release(f *flight, failed *atomic.Bool) {
 	if err := f.wait(); err != nil {
 		failed.Store(true)
-		appendErrors.Add(float64(len(f.batch)))
-		l.opts.Logger.Error("audit append failed", "records", len(f.batch), "err", err)
-		for _, p := range f.batch {
-			p.done <- fmt.Errorf("audit append: %w", err)
-		}
+		l.failBatch(f.batch, err)
 		return
 	}
 	l.writeMu.Lock()
@@ -439,15 +435,7 @@ func (l *Log) release(f *flight, failed *atomic.Bool) {
 		failed.Store(true)
 		l.opts.Logger.Error("audit log: a durable batch does not continue the tree", "first", f.first)
 	}
-	batchSize.Observe(float64(len(f.batch)))
-	recordsAppended.Add(float64(len(f.batch)))
-	logSize.Set(float64(f.first + int64(len(f.batch))))
-	now := time.Now()
-	for _, p := range f.batch {
-		appendSeconds.Observe(now.Sub(p.start).Seconds())
-		p.done <- nil
-	}
-	l.publish(f.batch)
+	l.settleBatch(f.batch, f.first)
 }
 
 // commit appends one batch and answers its waiters.
@@ -464,13 +452,24 @@ func (l *Log) commit(batch []*pending) {
 	}
 	l.writeMu.Unlock()
 	if err != nil {
-		appendErrors.Add(float64(len(batch)))
-		l.opts.Logger.Error("audit append failed", "records", len(batch), "err", err)
-		for _, p := range batch {
-			p.done <- fmt.Errorf("audit append: %w", err)
-		}
+		l.failBatch(batch, err)
 		return
 	}
+	l.settleBatch(batch, first)
+}
+
+// failBatch answers every waiter of a batch that was not stored.
+func (l *Log) failBatch(batch []*pending, err error) {
+	appendErrors.Add(float64(len(batch)))
+	l.opts.Logger.Error("audit append failed", "records", len(batch), "err", err)
+	for _, p := range batch {
+		p.done <- fmt.Errorf("audit append: %w", err)
+	}
+}
+
+// settleBatch answers the waiters of a batch stored durably from index
+// first (already in the tree) and passes the records to the subscribers.
+func (l *Log) settleBatch(batch []*pending, first int64) {
 	batchSize.Observe(float64(len(batch)))
 	recordsAppended.Add(float64(len(batch)))
 	logSize.Set(float64(first + int64(len(batch))))

@@ -98,12 +98,12 @@ func storedLeaves(t testing.TB, st Storage) [][]byte {
 	return hashes
 }
 
-func TestConcurrentAppend(t *testing.T) {
-	st := newMemStorage()
-	st.delay = 200 * time.Microsecond // a commit's cost: Appends queue up meanwhile
-	l := newTestLog(t, st)
-	const n = 2000
-	recs := appendN(t, l, n, 50)
+// checkAppended checks that the records appended by appendN got every
+// index once, that each stored body is the record told its index, and that
+// the log's root is RFC 6962's over the stored leaves.
+func checkAppended(t *testing.T, l *Log, st Storage, recs []*Record) {
+	t.Helper()
+	n := int64(len(recs))
 	seen := make([]bool, n)
 	for _, r := range recs {
 		if r.Index < 0 || r.Index >= n || seen[r.Index] {
@@ -112,7 +112,7 @@ func TestConcurrentAppend(t *testing.T) {
 		seen[r.Index] = true
 	}
 	bodies, err := st.Leaves(context.Background(), 0, n)
-	if err != nil || len(bodies) != n {
+	if err != nil || int64(len(bodies)) != n {
 		t.Fatalf("%d bodies stored, %v", len(bodies), err)
 	}
 	for i, b := range bodies {
@@ -128,6 +128,15 @@ func TestConcurrentAppend(t *testing.T) {
 	if size != n || !bytes.Equal(root, mth(storedLeaves(t, st))) {
 		t.Fatalf("root of %d records differs from RFC 6962's", size)
 	}
+}
+
+func TestConcurrentAppend(t *testing.T) {
+	st := newMemStorage()
+	st.delay = 200 * time.Microsecond // a commit's cost: Appends queue up meanwhile
+	l := newTestLog(t, st)
+	const n = 2000
+	recs := appendN(t, l, n, 50)
+	checkAppended(t, l, st, recs)
 	if st.appends >= n/2 {
 		t.Errorf("%d storage appends for %d records: no group commit", st.appends, n)
 	}
@@ -286,27 +295,7 @@ func TestQueuedStorageKeepsBatchesInFlightInOrder(t *testing.T) {
 	}
 	const n = 1500
 	recs := appendN(t, l, n, 50)
-	seen := make([]bool, n)
-	for _, r := range recs {
-		if r.Index < 0 || r.Index >= n || seen[r.Index] {
-			t.Fatalf("index %d out of range or repeated", r.Index)
-		}
-		seen[r.Index] = true
-	}
-	bodies, err := st.Leaves(context.Background(), 0, n)
-	if err != nil || len(bodies) != n {
-		t.Fatalf("%d bodies stored, %v", len(bodies), err)
-	}
-	for i, b := range bodies {
-		var r Record
-		if err := json.Unmarshal(b, &r); err != nil || r.Index != int64(i) {
-			t.Fatalf("body %d says index %d (%v)", i, r.Index, err)
-		}
-	}
-	size, root := l.Root()
-	if size != n || !bytes.Equal(root, mth(storedLeaves(t, st))) {
-		t.Fatalf("root of %d records differs from RFC 6962's", size)
-	}
+	checkAppended(t, l, st, recs)
 	if l.Tampered() != nil {
 		t.Fatal(l.Tampered())
 	}

@@ -382,4 +382,3 @@ func (s *sqlStore) closeStmts() {
 		return true
 	})
 }
-

@@ -129,7 +129,7 @@ func build(r *http.Request, col *Collector, status int) *Record {
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		rec.Client = host
 	}
-	rec.Patients, rec.Resources = col.Collected()
+	rec.Patients, rec.Resources, rec.Subjects = col.Collected()
 	col.mu.Lock()
 	p := col.principal
 	col.mu.Unlock()

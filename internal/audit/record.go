@@ -43,6 +43,20 @@ type Record struct {
 	// which patients (NHS numbers) and resources ("Type/id") were concerned
 	Patients  []string `json:"patients,omitempty"`
 	Resources []string `json:"resources,omitempty"`
+	// Subjects is what the request learnt of the patients it served. It
+	// goes with the record, in memory only, to the monitor (which would
+	// otherwise read each patient again); it is never stored in the log.
+	Subjects map[string]Subject `json:"-"`
+}
+
+// Subject is what a request learnt of a patient's record: the facts the
+// security monitoring compares.
+type Subject struct {
+	Surname    string // family name
+	Postcode   string // of the home address
+	Address    string // first line of the home address
+	GP         string // ODS code of the registered practice
+	Restricted bool   // the record is restricted (confidentiality R)
 }
 
 type collectorKey struct{}
@@ -52,6 +66,7 @@ type Collector struct {
 	mu        sync.Mutex
 	patients  []string
 	resources []string
+	subjects  map[string]Subject
 	principal *auth.Principal
 }
 
@@ -71,6 +86,19 @@ func Patients(ctx context.Context, nhs ...string) {
 	}
 }
 
+// Describe notes what the request learnt of patient nhs's record (no-op
+// when the request is not audited).
+func Describe(ctx context.Context, nhs string, s Subject) {
+	if c, ok := ctx.Value(collectorKey{}).(*Collector); ok {
+		c.mu.Lock()
+		if c.subjects == nil {
+			c.subjects = map[string]Subject{}
+		}
+		c.subjects[nhs] = s
+		c.mu.Unlock()
+	}
+}
+
 // Resources notes resources ("Type/id") concerned by the request.
 func Resources(ctx context.Context, refs ...string) {
 	if c, ok := ctx.Value(collectorKey{}).(*Collector); ok {
@@ -81,10 +109,10 @@ func Resources(ctx context.Context, refs ...string) {
 }
 
 // Collected returns what was noted, duplicates removed.
-func (c *Collector) Collected() (patients, resources []string) {
+func (c *Collector) Collected() (patients, resources []string, subjects map[string]Subject) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return dedupe(c.patients), dedupe(c.resources)
+	return dedupe(c.patients), dedupe(c.resources), c.subjects
 }
 
 func dedupe(in []string) []string {

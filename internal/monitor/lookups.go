@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/openspine/openspine/internal/audit"
 )
 
 // Person is what the monitor needs to know about a patient or a user to
@@ -40,6 +42,32 @@ type NoLookups struct{}
 func (NoLookups) Patient(context.Context, string) (Person, bool, error) { return Person{}, false, nil }
 func (NoLookups) User(context.Context, string) (Person, bool, error)    { return Person{}, false, nil }
 func (NoLookups) Restricted(context.Context, string) (bool, error)      { return false, nil }
+
+// PersonOf is the Person a request described in its audit record.
+func PersonOf(s audit.Subject) Person {
+	return Person{Surname: s.Surname, Postcode: s.Postcode, Address: s.Address, GP: s.GP}
+}
+
+// prime caches what a record's request learnt of its patients, so that
+// the rules need not look them up.
+func (c *cachedLookups) prime(subjects map[string]audit.Subject) {
+	if len(subjects) == 0 {
+		return
+	}
+	exp := c.now().Add(c.ttl)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for nhs, s := range subjects {
+		if len(c.patients) >= c.max {
+			clear(c.patients)
+		}
+		if len(c.restricted) >= c.max {
+			clear(c.restricted)
+		}
+		c.patients[nhs] = cachedPerson{p: PersonOf(s), ok: true, exp: exp}
+		c.restricted[nhs] = cachedBool{v: s.Restricted, exp: exp}
+	}
+}
 
 // cachedLookups memoises Lookups for ttl (wall clock), up to max entries
 // per kind (the cache is emptied when full). Errors are not cached.

@@ -226,6 +226,7 @@ func (m *Monitor) evalLoop(ctx context.Context) {
 
 // evaluate runs every rule on r.
 func (m *Monitor) evaluate(env *Env, r *audit.Record) []Finding {
+	m.lookups.prime(r.Subjects)
 	var out []Finding
 	for _, rule := range m.rules {
 		out = append(out, rule.Evaluate(env, r)...)

@@ -337,3 +337,57 @@ func TestExampleConfig(t *testing.T) {
 		t.Errorf("the example's other values are not the defaults:\n%+v\n%+v", c, def)
 	}
 }
+
+// countingLookups counts the look-ups that reach the wrapped Lookups.
+type countingLookups struct {
+	Lookups
+	calls int
+}
+
+func (c *countingLookups) Patient(ctx context.Context, nhs string) (Person, bool, error) {
+	c.calls++
+	return c.Lookups.Patient(ctx, nhs)
+}
+
+func (c *countingLookups) Restricted(ctx context.Context, nhs string) (bool, error) {
+	c.calls++
+	return c.Lookups.Restricted(ctx, nhs)
+}
+
+func TestSubjectsDescribedByTheRequestNeedNoLookUp(t *testing.T) {
+	inner := &countingLookups{Lookups: testPeople}
+	now := day.Add(11 * time.Hour)
+	c := newCachedLookups(inner, time.Minute, 100, func() time.Time { return now })
+	// a patient the look-ups do not know, described by the request as restricted
+	c.prime(map[string]audit.Subject{"9000000099": {Surname: "Doe", Postcode: "LS1 1AA", GP: "B82001", Restricted: true}})
+	r, err := c.Restricted(context.Background(), "9000000099")
+	if err != nil || !r {
+		t.Fatalf("restricted: %v, %v", r, err)
+	}
+	p, ok, err := c.Patient(context.Background(), "9000000099")
+	if err != nil || !ok || p.Surname != "Doe" || p.GP != "B82001" {
+		t.Fatalf("patient: %+v %v %v", p, ok, err)
+	}
+	if inner.calls != 0 {
+		t.Fatalf("%d look-ups for a described patient", inner.calls)
+	}
+	// the flagged rule raises on it without asking
+	fl := rulesFor(t, Config{})[RuleFlagged]
+	e := &Env{Ctx: context.Background(), Lookups: c, MaxPatients: 200}
+	expect(t, "described restricted patient", fl.Evaluate(e, rec(now, "u1", "9000000099")), 1, "restricted")
+	if inner.calls != 0 {
+		t.Fatalf("%d look-ups by the rule", inner.calls)
+	}
+	// one not described is looked up once, then cached
+	c.Restricted(context.Background(), "9000000006")
+	c.Restricted(context.Background(), "9000000006")
+	if inner.calls != 1 {
+		t.Fatalf("%d look-ups for an undescribed patient asked twice", inner.calls)
+	}
+	// described facts expire with the cache
+	now = now.Add(2 * time.Minute)
+	c.Restricted(context.Background(), "9000000099")
+	if inner.calls != 2 {
+		t.Fatalf("%d look-ups after the described facts expired", inner.calls)
+	}
+}

@@ -70,64 +70,18 @@ func (s *Service) Restricted(ctx context.Context, nhs string) (bool, error) {
 	return head.security() == "R", nil
 }
 
-// Summary is what the security monitoring compares of a patient.
-type Summary struct {
-	Surname, Postcode, Address, GP string
-	Restricted                     bool
-}
-
-// Summarise reads the patient that NHS number nhs reads as and extracts
-// its Summary, decoding only those elements (the monitor asks this for
-// every audited access).
-func (s *Service) Summarise(ctx context.Context, nhs string) (Summary, error) {
-	rec, head, err := s.resolve(ctx, nhs)
+// Summarise reads the patient that NHS number nhs reads as and returns what
+// the security monitoring compares, decoding only those elements.
+func (s *Service) Summarise(ctx context.Context, nhs string) (audit.Subject, error) {
+	_, head, err := s.resolve(ctx, nhs)
 	if err != nil {
-		return Summary{}, err
+		return audit.Subject{}, err
 	}
-	var body struct {
-		Name []struct {
-			Use    string `json:"use"`
-			Family string `json:"family"`
-		} `json:"name"`
-		Address []struct {
-			Use        string   `json:"use"`
-			Line       []string `json:"line"`
-			PostalCode string   `json:"postalCode"`
-		} `json:"address"`
-		GeneralPractitioner []struct {
-			Identifier struct {
-				Value string `json:"value"`
-			} `json:"identifier"`
-		} `json:"generalPractitioner"`
-	}
-	if err := json.Unmarshal(rec.Body, &body); err != nil {
-		return Summary{}, fmt.Errorf("stored Patient %s: %w", rec.ID, err)
-	}
-	sum := Summary{Restricted: head.security() == "R"}
-	for _, n := range body.Name {
-		if n.Use == "usual" || sum.Surname == "" {
-			sum.Surname = n.Family
-		}
-	}
-	for _, a := range body.Address {
-		if a.Use == "home" || a.Use == "" {
-			sum.Postcode = a.PostalCode
-			if len(a.Line) > 0 {
-				sum.Address = a.Line[0]
-			}
-			break
-		}
-	}
-	for _, g := range body.GeneralPractitioner {
-		if g.Identifier.Value != "" {
-			sum.GP = g.Identifier.Value
-		}
-	}
-	return sum, nil
+	return head.subject(), nil
 }
 
 // recordHead is what a read needs to know of a stored record before (or
-// instead of) decoding all of it.
+// instead of) decoding all of it, and what the monitor compares.
 type recordHead struct {
 	Meta struct {
 		Security []struct {
@@ -141,6 +95,46 @@ type recordHead struct {
 			Reference string `json:"reference"`
 		} `json:"other"`
 	} `json:"link"`
+	Name []struct {
+		Use    string `json:"use"`
+		Family string `json:"family"`
+	} `json:"name"`
+	Address []struct {
+		Use        string   `json:"use"`
+		Line       []string `json:"line"`
+		PostalCode string   `json:"postalCode"`
+	} `json:"address"`
+	GeneralPractitioner []struct {
+		Identifier struct {
+			Value string `json:"value"`
+		} `json:"identifier"`
+	} `json:"generalPractitioner"`
+}
+
+// subject is the monitor's view of the record: the usual (or first)
+// surname, the home address, the registered practice, restriction.
+func (h *recordHead) subject() audit.Subject {
+	sub := audit.Subject{Restricted: h.security() == "R"}
+	for _, n := range h.Name {
+		if n.Use == "usual" || sub.Surname == "" {
+			sub.Surname = n.Family
+		}
+	}
+	for _, a := range h.Address {
+		if a.Use == "home" || a.Use == "" {
+			sub.Postcode = a.PostalCode
+			if len(a.Line) > 0 {
+				sub.Address = a.Line[0]
+			}
+			break
+		}
+	}
+	for _, g := range h.GeneralPractitioner {
+		if g.Identifier.Value != "" {
+			sub.GP = g.Identifier.Value
+		}
+	}
+	return sub
 }
 
 // security is the record's confidentiality code (U when absent), as security().
@@ -262,6 +256,8 @@ func (s *Service) handleRead(w http.ResponseWriter, r *http.Request) {
 		fhir.WriteError(w, r, err)
 		return
 	}
+	// the monitor needs no second look at the record
+	audit.Describe(r.Context(), rec.ID, head.subject())
 	if head.security() != "R" {
 		// nothing to remove: serve the stored bytes as they are
 		w.Header().Set("ETag", `W/"`+strconv.FormatInt(rec.Version, 10)+`"`)

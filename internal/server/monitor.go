@@ -42,7 +42,7 @@ func (l *monitorLookups) Patient(ctx context.Context, nhs string) (monitor.Perso
 		}
 		return monitor.Person{}, false, err
 	}
-	return monitor.Person{Surname: sum.Surname, Postcode: sum.Postcode, Address: sum.Address, GP: sum.GP}, true, nil
+	return monitor.PersonOf(sum), true, nil
 }
 
 func (l *monitorLookups) User(ctx context.Context, userID string) (monitor.Person, bool, error) {

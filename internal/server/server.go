@@ -126,7 +126,9 @@ func (s *Server) Run(ctx context.Context) {
 			slog.Error("audit index: catch-up failed", "err", err)
 		}
 		var batch []audit.Record
-		tick := time.NewTicker(200 * time.Millisecond)
+		// small, frequent index jobs: a large one would hold up the audit
+		// appends queued behind it in the single writer
+		tick := time.NewTicker(50 * time.Millisecond)
 		defer tick.Stop()
 		flush := func() {
 			if len(batch) > 0 {
@@ -146,7 +148,7 @@ func (s *Server) Run(ctx context.Context) {
 				}
 				s.Monitor.Observe(r) // never blocks: the monitor queues and counts drops
 				batch = append(batch, r)
-				if len(batch) >= 500 {
+				if len(batch) >= 100 {
 					flush()
 				}
 			case <-tick.C:

@@ -71,6 +71,7 @@ var writeStatements = []string{
 	"DELETE FROM sp_ref WHERE rid = ?",
 	"INSERT INTO sequences (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = sequences.value + ? RETURNING value",
 	"INSERT INTO audit_log (idx, body, leaf) VALUES (?, ?, ?)",
+	"INSERT INTO audit_index (key, idx) VALUES (?, ?) ON CONFLICT DO NOTHING",
 }
 
 func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time.Time, out *Outcome) error {

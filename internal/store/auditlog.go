@@ -29,7 +29,7 @@ func (s *sqlStore) AppendLeaves(ctx context.Context, bodies, hashes [][]byte) (i
 			return err
 		}
 		for i := range bodies {
-			if _, err := tx.ExecContext(ctx, s.rb("INSERT INTO audit_log (idx, body, leaf) VALUES (?, ?, ?)"), first+int64(i), bodies[i], hashes[i]); err != nil {
+			if _, err := s.exec(ctx, tx, "INSERT INTO audit_log (idx, body, leaf) VALUES (?, ?, ?)", first+int64(i), bodies[i], hashes[i]); err != nil {
 				return err
 			}
 		}
@@ -169,7 +169,7 @@ func (s *sqlStore) IndexAudit(ctx context.Context, keys []AuditKey) error {
 	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, s.rb("INSERT INTO audit_index (key, idx) VALUES (?, ?) ON CONFLICT DO NOTHING"), k.Key, k.Index); err != nil {
+			if _, err := s.exec(ctx, tx, "INSERT INTO audit_index (key, idx) VALUES (?, ?) ON CONFLICT DO NOTHING", k.Key, k.Index); err != nil {
 				return err
 			}
 		}

@@ -60,7 +60,7 @@ CREATE INDEX IF NOT EXISTS sp_ref_target ON sp_ref (ref_type, ref_id);
 CREATE INDEX IF NOT EXISTS sp_ref_rid ON sp_ref (rid);
 CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_log (idx BIGINT PRIMARY KEY, body {{blob}} NOT NULL, leaf {{blob}} NOT NULL);
-CREATE TABLE IF NOT EXISTS audit_index (key {{text}} NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (key, idx));
+CREATE TABLE IF NOT EXISTS audit_index (key {{text}} NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (key, idx)){{clustered}};
 CREATE TABLE IF NOT EXISTS audit_checkpoints (seq {{pk}}, size BIGINT NOT NULL, body {{blob}} NOT NULL);
 CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, until BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, ts BIGINT NOT NULL);
@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens DOUBLE PRECISIO
 var indexTables = []string{"sp_string", "sp_token", "sp_date", "sp_number", "sp_ref"}
 
 func schemaFor(d dialect) []string {
-	r := strings.NewReplacer("{{pk}}", d.pk, "{{text}}", d.text, "{{blob}}", d.blob)
+	r := strings.NewReplacer("{{pk}}", d.pk, "{{text}}", d.text, "{{blob}}", d.blob, "{{clustered}}", d.clustered)
 	var out []string
 	for _, stmt := range strings.Split(schemaTemplate, ";") {
 		if s := strings.TrimSpace(stmt); s != "" {

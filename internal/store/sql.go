@@ -19,6 +19,7 @@ type dialect struct {
 	pk        string // auto-assigned integer primary key
 	text      string // byte-ordered text
 	blob      string
+	clustered string // suffix of a table stored as its primary key (" WITHOUT ROWID" on SQLite)
 	numbered  bool   // $1 placeholders instead of ?
 	forUpdate string // row lock on the current-version select
 	prepare   bool   // keep prepared statements (SQLite; pgx caches its own)

@@ -91,7 +91,7 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
-	s := &sqlStore{d: dialect{name: "sqlite", pk: "INTEGER PRIMARY KEY", text: "TEXT", blob: "BLOB", prepare: true, least: "MIN", noIndex: "+",
+	s := &sqlStore{d: dialect{name: "sqlite", pk: "INTEGER PRIMARY KEY", text: "TEXT", blob: "BLOB", clustered: " WITHOUT ROWID", prepare: true, least: "MIN", noIndex: "+",
 		isUnique: func(err error) bool {
 			var se sqlite3.Error
 			return errors.As(err, &se) && (se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)

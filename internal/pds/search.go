@@ -254,9 +254,14 @@ func (s *Service) Search(ctx context.Context, q *Query) (*Result, error) {
 		sq.Clauses = append(sq.Clauses, strClause("matchkey", search.Token, vals...))
 	} else if len(q.BirthDate) == 1 && q.BirthDate[0].prefix == "eq" {
 		// One birth date: the most selective index by far (about 30 people
-		// per day in a million); names, gender and postcode are checked on
-		// the candidates by literalMatch.
+		// per day in a million) drives; the family name (any name's, a
+		// prefix: a superset of what literalMatch accepts) is checked in
+		// the index per candidate, so that only those are fetched and
+		// decoded; names, gender and postcode are checked by literalMatch.
 		sq.Clauses = append(sq.Clauses, dateClauses("birthdate", q.BirthDate)...)
+		if f := search.Fold(strings.TrimSuffix(q.Family, "*")); f != "" {
+			sq.Clauses = append(sq.Clauses, strClause("family", search.String, search.Value{Str: f}))
+		}
 	} else {
 		sq.Clauses = append(sq.Clauses, strClause("family", search.String, search.Value{Str: search.Fold(strings.TrimSuffix(q.Family, "*"))}))
 		for _, g := range q.Given {

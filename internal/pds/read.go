@@ -80,35 +80,140 @@ func (s *Service) Summarise(ctx context.Context, nhs string) (audit.Subject, err
 	return head.subject(), nil
 }
 
-// recordHead is what a read needs to know of a stored record before (or
-// instead of) decoding all of it, and what the monitor compares.
+// recordHead is the typed view of a stored patient that reads, the
+// monitor and search matching work on: decoded straight from the stored
+// body into these fields only (several times cheaper than decoding the
+// whole record), or taken from a decoded resource (headOf).
 type recordHead struct {
-	Meta struct {
-		Security []struct {
-			System string `json:"system"`
-			Code   string `json:"code"`
-		} `json:"security"`
+	Gender    string `json:"gender"`
+	BirthDate string `json:"birthDate"`
+	Meta      struct {
+		Security []headCoding `json:"security"`
 	} `json:"meta"`
-	Link []struct {
-		Type  string `json:"type"`
-		Other struct {
-			Reference string `json:"reference"`
-		} `json:"other"`
-	} `json:"link"`
-	Name []struct {
-		Use    string `json:"use"`
-		Family string `json:"family"`
-	} `json:"name"`
-	Address []struct {
-		Use        string   `json:"use"`
-		Line       []string `json:"line"`
-		PostalCode string   `json:"postalCode"`
-	} `json:"address"`
-	GeneralPractitioner []struct {
-		Identifier struct {
-			Value string `json:"value"`
-		} `json:"identifier"`
-	} `json:"generalPractitioner"`
+	Link                []headLink    `json:"link"`
+	Name                []headName    `json:"name"`
+	Address             []headAddress `json:"address"`
+	GeneralPractitioner []headGP      `json:"generalPractitioner"`
+}
+
+type headCoding struct {
+	System string `json:"system"`
+	Code   string `json:"code"`
+}
+
+type headLink struct {
+	Type  string `json:"type"`
+	Other struct {
+		Reference string `json:"reference"`
+	} `json:"other"`
+}
+
+type headName struct {
+	Use    string      `json:"use"`
+	Family string      `json:"family"`
+	Given  []string    `json:"given"`
+	Period *headPeriod `json:"period"`
+}
+
+type headAddress struct {
+	Use        string      `json:"use"`
+	Line       []string    `json:"line"`
+	PostalCode string      `json:"postalCode"`
+	Period     *headPeriod `json:"period"`
+}
+
+type headGP struct {
+	Identifier struct {
+		Value string `json:"value"`
+	} `json:"identifier"`
+}
+
+// headPeriod is an element's period: ended when it has an end (a previous
+// name or address).
+type headPeriod struct {
+	End *string `json:"end"`
+}
+
+func (p *headPeriod) ended() bool { return p != nil && p.End != nil }
+
+// decodeHead reads the typed view of a stored body.
+func decodeHead(body []byte) (recordHead, error) {
+	var h recordHead
+	err := json.Unmarshal(body, &h)
+	return h, err
+}
+
+// headOf takes the typed view of a decoded resource, as decodeHead would
+// of its JSON (a test holds the two together), without serialising it:
+// the write path (registration, every seeded patient) calls it.
+func headOf(res fhir.Resource) recordHead {
+	var h recordHead
+	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+	strs := func(m map[string]any, k string) []string {
+		var out []string
+		for _, v := range search.Walk(m, k) {
+			if s, ok := v.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	period := func(m map[string]any) *headPeriod {
+		per, ok := m["period"].(map[string]any)
+		if !ok {
+			return nil
+		}
+		p := &headPeriod{}
+		if end, ok := per["end"].(string); ok {
+			p.End = &end
+		}
+		return p
+	}
+	h.Gender, h.BirthDate = str(res, "gender"), str(res, "birthDate")
+	for _, v := range search.Walk(res, "meta.security") {
+		if m, ok := v.(map[string]any); ok {
+			h.Meta.Security = append(h.Meta.Security, headCoding{str(m, "system"), str(m, "code")})
+		}
+	}
+	for _, v := range search.Walk(res, "link") {
+		if m, ok := v.(map[string]any); ok {
+			l := headLink{Type: str(m, "type")}
+			if o, ok := m["other"].(map[string]any); ok {
+				l.Other.Reference = str(o, "reference")
+			}
+			h.Link = append(h.Link, l)
+		}
+	}
+	for _, v := range search.Walk(res, "name") {
+		if m, ok := v.(map[string]any); ok {
+			h.Name = append(h.Name, headName{str(m, "use"), str(m, "family"), strs(m, "given"), period(m)})
+		}
+	}
+	for _, v := range search.Walk(res, "address") {
+		if m, ok := v.(map[string]any); ok {
+			h.Address = append(h.Address, headAddress{str(m, "use"), strs(m, "line"), str(m, "postalCode"), period(m)})
+		}
+	}
+	for _, v := range search.Walk(res, "generalPractitioner") {
+		if m, ok := v.(map[string]any); ok {
+			var g headGP
+			if id, ok := m["identifier"].(map[string]any); ok {
+				g.Identifier.Value = str(id, "value")
+			}
+			h.GeneralPractitioner = append(h.GeneralPractitioner, g)
+		}
+	}
+	return h
+}
+
+// hasGP reports whether the registered practice is ods.
+func (h *recordHead) hasGP(ods string) bool {
+	for _, g := range h.GeneralPractitioner {
+		if g.Identifier.Value == ods {
+			return true
+		}
+	}
+	return false
 }
 
 // subject is the monitor's view of the record: the usual (or first)
@@ -174,8 +279,7 @@ func (s *Service) resolve(ctx context.Context, id string) (store.Record, recordH
 		if err != nil {
 			return rec, head, err
 		}
-		head = recordHead{}
-		if err := json.Unmarshal(rec.Body, &head); err != nil {
+		if head, err = decodeHead(rec.Body); err != nil {
 			return rec, head, fmt.Errorf("stored Patient %s: %w", id, err)
 		}
 		if head.security() == "REDACTED" {

@@ -2,6 +2,7 @@ package pds
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -294,19 +295,20 @@ func (s *Service) Search(ctx context.Context, q *Query) (*Result, error) {
 	}
 	mq := q.matchQuery()
 	for _, rec := range recs {
-		p, err := fhir.DecodeStored(rec.Body)
+		// candidates are judged on their typed view; matches decoded whole
+		h, err := decodeHead(rec.Body)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("stored Patient %s: %w", rec.ID, err)
 		}
-		if (q.Postcode != "" || q.GP != "") && security(p) == "R" {
+		if (q.Postcode != "" || q.GP != "") && h.security() == "R" {
 			continue // restricted patients never match a location search
 		}
-		score := matching.Score(mq, person(p))
-		if q.GP != "" && q.Fuzzy && !hasGP(p, q.GP) {
+		score := matching.Score(mq, h.person())
+		if q.GP != "" && q.Fuzzy && !h.hasGP(q.GP) {
 			score *= 0.9
 		}
 		if !q.Fuzzy {
-			if !q.literalMatch(p) || (q.GP != "" && !hasGP(p, q.GP)) || (q.Gender != "" && p["gender"] != q.Gender) {
+			if !q.literalMatch(&h) || (q.GP != "" && !h.hasGP(q.GP)) || (q.Gender != "" && h.Gender != q.Gender) {
 				continue
 			}
 			if strings.HasSuffix(q.Family, "*") || strings.HasSuffix(q.Postcode, "*") {
@@ -317,6 +319,10 @@ func (s *Service) Search(ctx context.Context, q *Query) (*Result, error) {
 		}
 		if q.Exact && score < matching.ExactThreshold {
 			continue
+		}
+		p, err := fhir.DecodeStored(rec.Body)
+		if err != nil {
+			return nil, err
 		}
 		res.Matches = append(res.Matches, Match{Record: rec, Resource: p, Score: math.Round(score*10000) / 10000})
 	}
@@ -333,19 +339,10 @@ func (s *Service) Search(ctx context.Context, q *Query) (*Result, error) {
 	return res, nil
 }
 
-func hasGP(p fhir.Resource, ods string) bool {
-	for _, id := range search.Walk(p, "generalPractitioner.identifier") {
-		if m, ok := id.(map[string]any); ok && m["value"] == ods {
-			return true
-		}
-	}
-	return false
-}
-
 // literalMatch applies non-fuzzy semantics: family (and given) equal after
 // folding, or starting with the wildcard's prefix, on a current name (or
 // any name with _history); postcode likewise on the current home address.
-func (q *Query) literalMatch(p fhir.Resource) bool {
+func (q *Query) literalMatch(h *recordHead) bool {
 	eq := func(pattern, value string) bool {
 		if strings.HasSuffix(pattern, "*") {
 			return strings.HasPrefix(search.Fold(value), search.Fold(strings.TrimSuffix(pattern, "*")))
@@ -353,23 +350,19 @@ func (q *Query) literalMatch(p fhir.Resource) bool {
 		return search.Fold(value) == search.Fold(pattern)
 	}
 	nameOK := false
-	for _, n := range search.Walk(p, "name") {
-		m, _ := n.(map[string]any)
-		use, _ := m["use"].(string)
-		current := !ended(m) && (use == "" || use == "usual" || use == "nickname" || use == "temp" || use == "official")
+	for _, n := range h.Name {
+		current := !n.Period.ended() && (n.Use == "" || n.Use == "usual" || n.Use == "nickname" || n.Use == "temp" || n.Use == "official")
 		if !current && !q.History {
 			continue
 		}
-		fam, _ := m["family"].(string)
-		if !eq(q.Family, fam) {
+		if !eq(q.Family, n.Family) {
 			continue
 		}
-		givens := search.Walk(m, "given")
 		all := true
 		for _, want := range q.Given {
 			found := false
-			for _, g := range givens {
-				if s, ok := g.(string); ok && eq(want, s) {
+			for _, g := range n.Given {
+				if eq(want, g) {
 					found = true
 				}
 			}
@@ -387,12 +380,11 @@ func (q *Query) literalMatch(p fhir.Resource) bool {
 		return true
 	}
 	want := postcodeKey(q.Postcode)
-	for _, a := range search.Walk(p, "address") {
-		m, _ := a.(map[string]any)
-		if ended(m) && !q.History {
+	for _, a := range h.Address {
+		if a.Period.ended() && !q.History {
 			continue
 		}
-		pc, _ := m["postalCode"].(string)
+		pc := a.PostalCode
 		if strings.HasSuffix(want, "*") && strings.HasPrefix(postcodeKey(pc), strings.TrimSuffix(want, "*")) || postcodeKey(pc) == want {
 			return true
 		}

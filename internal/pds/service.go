@@ -171,29 +171,24 @@ func supersededBy(res fhir.Resource) string {
 	return ""
 }
 
-// person extracts what matching needs from a Patient resource: the usual
-// name (or the first current one), previous names, home postcodes.
+// person extracts what matching needs from a Patient resource.
 func person(res fhir.Resource) matching.Person {
-	var p matching.Person
-	p.Gender, _ = res["gender"].(string)
-	p.BirthDate, _ = res["birthDate"].(string)
+	h := headOf(res)
+	return h.person()
+}
+
+// person extracts what matching needs: the usual name (or the first
+// current one), previous names, home postcodes.
+func (h *recordHead) person() matching.Person {
+	p := matching.Person{Gender: h.Gender, BirthDate: h.BirthDate}
 	usual := -1
-	names := search.Walk(res, "name")
-	for i, n := range names {
-		m, _ := n.(map[string]any)
-		if m["use"] == "usual" && !ended(m) && usual < 0 {
+	for i, n := range h.Name {
+		if n.Use == "usual" && !n.Period.ended() && usual < 0 {
 			usual = i
 		}
 	}
-	for i, n := range names {
-		m, _ := n.(map[string]any)
-		mn := matching.Name{}
-		mn.Family, _ = m["family"].(string)
-		for _, g := range search.Walk(m, "given") {
-			if s, ok := g.(string); ok {
-				mn.Given = append(mn.Given, s)
-			}
-		}
+	for i, n := range h.Name {
+		mn := matching.Name{Family: n.Family, Given: n.Given}
 		if i == usual || (usual < 0 && i == 0) {
 			p.Name = mn
 		} else {
@@ -201,16 +196,14 @@ func person(res fhir.Resource) matching.Person {
 		}
 	}
 	first := true
-	for _, a := range search.Walk(res, "address") {
-		m, _ := a.(map[string]any)
-		pc, _ := m["postalCode"].(string)
-		if pc == "" {
+	for _, a := range h.Address {
+		if a.PostalCode == "" {
 			continue
 		}
-		if first && !ended(m) && (m["use"] == nil || m["use"] == "home") {
-			p.Postcode, first = pc, false
+		if first && !a.Period.ended() && (a.Use == "" || a.Use == "home") {
+			p.Postcode, first = a.PostalCode, false
 		} else {
-			p.HistoricPostcodes = append(p.HistoricPostcodes, pc)
+			p.HistoricPostcodes = append(p.HistoricPostcodes, a.PostalCode)
 		}
 	}
 	return p

@@ -209,6 +209,7 @@ type Match struct {
 	Record   store.Record
 	Resource fhir.Resource
 	Score    float64
+	head     recordHead // what the audit passes on to the monitor
 }
 
 // Result of a search: matches, or too many.
@@ -324,7 +325,7 @@ func (s *Service) Search(ctx context.Context, q *Query) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res.Matches = append(res.Matches, Match{Record: rec, Resource: p, Score: math.Round(score*10000) / 10000})
+		res.Matches = append(res.Matches, Match{Record: rec, Resource: p, Score: math.Round(score*10000) / 10000, head: h})
 	}
 	sort.SliceStable(res.Matches, func(i, j int) bool {
 		if res.Matches[i].Score != res.Matches[j].Score {
@@ -455,6 +456,7 @@ func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) {
 	entries := make([]engine.Entry, 0, len(res.Matches))
 	for _, m := range res.Matches {
 		audit.Patients(r.Context(), m.Record.ID)
+		audit.Describe(r.Context(), m.Record.ID, m.head.subject())
 		reduce(m.Resource)
 		redact(r.Context(), m.Resource)
 		entries = append(entries, engine.Entry{FullURL: base + "/Patient/" + m.Record.ID, Resource: fhir.Marshal(m.Resource), Mode: "match", Score: m.Score})

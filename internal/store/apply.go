@@ -59,11 +59,6 @@ var writeStatements = []string{
 	"UPDATE resources SET version = ?, ts = ?, deleted = ?, body = ? WHERE rid = ?",
 	"INSERT INTO resources (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)",
 	"INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)",
-	"INSERT INTO sp_string (rid, type, param, norm, exact) VALUES (?, ?, ?, ?, ?)",
-	"INSERT INTO sp_token (rid, type, param, system, code) VALUES (?, ?, ?, ?, ?)",
-	"INSERT INTO sp_date (rid, type, param, lo, hi) VALUES (?, ?, ?, ?, ?)",
-	"INSERT INTO sp_number (rid, type, param, num) VALUES (?, ?, ?, ?)",
-	"INSERT INTO sp_ref (rid, type, param, ref_type, ref_id) VALUES (?, ?, ?, ?, ?)",
 	"DELETE FROM sp_string WHERE rid = ?",
 	"DELETE FROM sp_token WHERE rid = ?",
 	"DELETE FROM sp_date WHERE rid = ?",
@@ -190,25 +185,74 @@ func (s *sqlStore) insertID(ctx context.Context, tx *sql.Tx, q, col string, args
 	return res.LastInsertId()
 }
 
+// indexInsert is how one kind of index row is inserted: its table, its
+// columns and the row's values of an entry.
+var indexInsert = map[search.Type]struct {
+	table, cols string
+	values      func(rid int64, typ string, e search.Entry) []any
+}{
+	search.String: {"sp_string", "rid, type, param, norm, exact", func(rid int64, typ string, e search.Entry) []any {
+		return []any{rid, typ, e.Param, e.Norm, e.Exact}
+	}},
+	search.Token: {"sp_token", "rid, type, param, system, code", func(rid int64, typ string, e search.Entry) []any {
+		return []any{rid, typ, e.Param, e.System, e.Code}
+	}},
+	search.Date: {"sp_date", "rid, type, param, lo, hi", func(rid int64, typ string, e search.Entry) []any {
+		return []any{rid, typ, e.Param, e.Lo, e.Hi}
+	}},
+	search.Number: {"sp_number", "rid, type, param, num", func(rid int64, typ string, e search.Entry) []any {
+		return []any{rid, typ, e.Param, e.Num}
+	}},
+	search.Reference: {"sp_ref", "rid, type, param, ref_type, ref_id", func(rid int64, typ string, e search.Entry) []any {
+		return []any{rid, typ, e.Param, e.RefType, e.RefID}
+	}},
+}
+
+// indexRowSQL is the single-row insert of each type of index row (SQLite
+// prepares them on its write connection).
+var indexRowSQL = map[search.Type]string{}
+
+func init() {
+	for t, ins := range indexInsert {
+		indexRowSQL[t] = "INSERT INTO " + ins.table + " (" + ins.cols + ") VALUES (" + strings.Repeat("?, ", strings.Count(ins.cols, ",")) + "?)"
+		writeStatements = append(writeStatements, indexRowSQL[t])
+	}
+}
+
+// insertIndex writes a resource's index rows. On SQLite each row is one
+// step of a statement prepared on the writer's connection (cheap: no
+// round trip); on PostgreSQL the rows of each table go in one multi-row
+// INSERT, one round trip per table instead of one per row.
 func (s *sqlStore) insertIndex(ctx context.Context, tx *sql.Tx, rid int64, typ string, entries []search.Entry) error {
-	for _, e := range entries {
-		var err error
-		switch e.Type {
-		case search.String:
-			_, err = s.exec(ctx, tx, "INSERT INTO sp_string (rid, type, param, norm, exact) VALUES (?, ?, ?, ?, ?)", rid, typ, e.Param, e.Norm, e.Exact)
-		case search.Token:
-			_, err = s.exec(ctx, tx, "INSERT INTO sp_token (rid, type, param, system, code) VALUES (?, ?, ?, ?, ?)", rid, typ, e.Param, e.System, e.Code)
-		case search.Date:
-			_, err = s.exec(ctx, tx, "INSERT INTO sp_date (rid, type, param, lo, hi) VALUES (?, ?, ?, ?, ?)", rid, typ, e.Param, e.Lo, e.Hi)
-		case search.Number:
-			_, err = s.exec(ctx, tx, "INSERT INTO sp_number (rid, type, param, num) VALUES (?, ?, ?, ?)", rid, typ, e.Param, e.Num)
-		case search.Reference:
-			_, err = s.exec(ctx, tx, "INSERT INTO sp_ref (rid, type, param, ref_type, ref_id) VALUES (?, ?, ?, ?, ?)", rid, typ, e.Param, e.RefType, e.RefID)
-		default:
-			err = fmt.Errorf("unknown index type %q", e.Type)
+	if s.d.prepare {
+		for _, e := range entries {
+			ins, ok := indexInsert[e.Type]
+			if !ok {
+				return fmt.Errorf("unknown index type %q", e.Type)
+			}
+			if _, err := s.exec(ctx, tx, indexRowSQL[e.Type], ins.values(rid, typ, e)...); err != nil {
+				return fmt.Errorf("insert index %s: %w", e.Param, err)
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("insert index %s: %w", e.Param, err)
+		return nil
+	}
+	byType := map[search.Type][]any{}
+	rows := map[search.Type]int{}
+	for _, e := range entries {
+		ins, ok := indexInsert[e.Type]
+		if !ok {
+			return fmt.Errorf("unknown index type %q", e.Type)
+		}
+		byType[e.Type] = append(byType[e.Type], ins.values(rid, typ, e)...)
+		rows[e.Type]++
+	}
+	for t, args := range byType {
+		ins := indexInsert[t]
+		per := len(args) / rows[t]
+		row := "(" + placeholders(per) + ")"
+		q := "INSERT INTO " + ins.table + " (" + ins.cols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+",", rows[t]), ",")
+		if _, err := tx.ExecContext(ctx, s.rb(q), args...); err != nil {
+			return fmt.Errorf("insert index rows into %s: %w", ins.table, err)
 		}
 	}
 	return nil

@@ -85,3 +85,22 @@ func TestSQLiteQueuedWritesRunInOrder(t *testing.T) {
 		t.Fatalf("log size %d, %v", n, err)
 	}
 }
+
+// Every statement the writer runs per row is prepared once on its
+// connection (an unprepared one would be parsed at every row).
+func TestSQLiteWriterStatementsArePrepared(t *testing.T) {
+	st, err := OpenSQLite(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := st.(*sqlStore)
+	if len(indexRowSQL) != len(indexInsert) || len(indexRowSQL) == 0 {
+		t.Fatalf("%d index row statements for %d index types", len(indexRowSQL), len(indexInsert))
+	}
+	for _, q := range writeStatements {
+		if s.writeView.prepared(q) == nil {
+			t.Errorf("not prepared on the write connection: %s", q)
+		}
+	}
+}

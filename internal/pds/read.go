@@ -80,6 +80,13 @@ func (s *Service) Summarise(ctx context.Context, nhs string) (audit.Subject, err
 	return head.subject(), nil
 }
 
+// SubjectOf is what the security monitoring compares of a patient record
+// another service has read (it describes it to the audit with it).
+func SubjectOf(res fhir.Resource) audit.Subject {
+	h := headOf(res)
+	return h.subject()
+}
+
 // recordHead is the typed view of a stored patient that reads, the
 // monitor and search matching work on: decoded straight from the stored
 // body into these fields only (several times cheaper than decoding the

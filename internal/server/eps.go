@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/openspine/openspine/internal/audit"
 	"github.com/openspine/openspine/internal/engine"
 	"github.com/openspine/openspine/internal/eps"
 	"github.com/openspine/openspine/internal/fhir"
@@ -16,13 +17,16 @@ import (
 type epsPatients struct{ pds *pds.Service }
 
 func (a epsPatients) Patient(ctx context.Context, nhs string) (*eps.Patient, error) {
-	_, res, err := a.pds.Read(ctx, nhs)
+	rec, res, err := a.pds.Read(ctx, nhs)
 	if err != nil {
 		if fhir.AsError(err).Status == http.StatusNotFound {
 			return nil, nil
 		}
 		return nil, err
 	}
+	// the monitor then needs no look-up of its own, for this request and
+	// (from its cache) for the prescription's later steps
+	audit.Describe(ctx, rec.ID, pds.SubjectOf(res))
 	return eps.PatientFromPDS(res), nil
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/openspine/openspine/internal/store"
 )
 
 var (
@@ -415,9 +417,14 @@ func (l *Log) runQueued() {
 // waiters are answered; failed, they get the error and failed is set.
 func (l *Log) release(f *flight, failed *atomic.Bool) {
 	if err := f.wait(); err != nil {
-		failed.Store(true)
-		l.failBatch(f.batch, err)
-		return
+		// A commit whose acknowledgement was lost (a dropped connection)
+		// is stored all the same: then it is a success. Never when the
+		// storage says it is not durable.
+		if errors.Is(err, store.ErrNotDurable) || !l.storedAt(context.Background(), f.first, f.hashes) {
+			failed.Store(true)
+			l.failBatch(f.batch, err)
+			return
+		}
 	}
 	l.writeMu.Lock()
 	l.mu.Lock()
@@ -528,6 +535,20 @@ func (l *Log) store(ctx context.Context, batch []*pending) (first int64, hashes 
 		}
 	}
 	return first, hashes, nil
+}
+
+// storedAt tells whether the stored leaves from index at are hashes.
+func (l *Log) storedAt(ctx context.Context, at int64, hashes [][]byte) bool {
+	stored, err := l.st.LeafHashes(ctx, at, at+int64(len(hashes)))
+	if err != nil || len(stored) != len(hashes) {
+		return false
+	}
+	for i := range stored {
+		if !bytes.Equal(stored[i], hashes[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // committedAnyway tells whether a batch whose append failed is stored all

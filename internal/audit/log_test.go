@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/openspine/openspine/internal/store"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -349,4 +351,26 @@ func TestQueuedStorageFailureFailsItsBatchAndResumesAtTheStoredEnd(t *testing.T)
 		t.Fatal(l.Tampered())
 	}
 	t.Logf("%d failed, %d appended", failed, ok)
+}
+
+func TestQueuedStorageLostAcknowledgementIsASuccessButNotDurableIsNot(t *testing.T) {
+	st := newQueuedMem()
+	l := newTestLog(t, st)
+	appendN(t, l, 10, 2)
+	st.mu.Lock()
+	st.lostAck = 1
+	st.mu.Unlock()
+	r := testRecord(100)
+	if err := l.Append(context.Background(), r); err != nil || r.Index != 10 {
+		t.Fatalf("a stored batch whose answer was lost: index %d, %v", r.Index, err)
+	}
+	if size, root := l.Root(); size != 11 || !bytes.Equal(root, mth(storedLeaves(t, st))) || l.Tampered() != nil {
+		t.Fatalf("after a lost answer: size %d, tampered %v", size, l.Tampered())
+	}
+	st.mu.Lock()
+	st.notDur = 1
+	st.mu.Unlock()
+	if err := l.Append(context.Background(), testRecord(101)); !errors.Is(err, store.ErrNotDurable) {
+		t.Fatalf("a stored but not durable batch was answered %v", err)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/openspine/openspine/internal/store"
 )
 
 // memStorage is an in-memory Storage with the SQL store's semantics: rows
@@ -195,6 +197,8 @@ type queuedMem struct {
 	jobs     chan func()
 	durable  time.Duration // the fsync: the wait returns this long after the append
 	failNext int           // the next so many appends fail (guarded by mu)
+	lostAck  int           // the next so many appends are stored but answered with an error
+	notDur   int           // the next so many appends are stored but answered "not durable"
 	queuedN  int           // QueueLeaves calls
 }
 
@@ -215,9 +219,13 @@ func (q *queuedMem) QueueLeaves(ctx context.Context, first int64, bodies, hashes
 	q.mu.Unlock()
 	q.jobs <- func() {
 		q.mu.Lock()
-		end, fail := q.n, q.failNext > 0
+		end, fail, lost, notDur := q.n, q.failNext > 0, q.lostAck > 0, q.notDur > 0
 		if fail {
 			q.failNext--
+		} else if lost {
+			q.lostAck--
+		} else if notDur {
+			q.notDur--
 		}
 		q.mu.Unlock()
 		var err error
@@ -228,6 +236,11 @@ func (q *queuedMem) QueueLeaves(ctx context.Context, first int64, bodies, hashes
 			err = errors.New("disk full")
 		default:
 			_, err = q.AppendLeaves(ctx, bodies, hashes)
+			if err == nil && lost {
+				err = errors.New("connection reset after commit")
+			} else if err == nil && notDur {
+				err = fmt.Errorf("%w: fsync failed", store.ErrNotDurable)
+			}
 		}
 		go func() {
 			time.Sleep(q.durable)

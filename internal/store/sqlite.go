@@ -331,7 +331,7 @@ func (w *sqliteWriter) syncLoop() {
 		err := w.failed.Load()
 		if err == nil {
 			if serr := w.syncWAL(); serr != nil {
-				serr = fmt.Errorf("sync the write-ahead log: %w; writes are refused until restart", serr)
+				serr = fmt.Errorf("%w: sync the write-ahead log: %w; writes are refused until restart", ErrNotDurable, serr)
 				slog.Error("sqlite: committed writes could not be made durable", "err", serr)
 				w.failed.CompareAndSwap(nil, &serr)
 				err = w.failed.Load()

@@ -31,7 +31,7 @@ func TestSQLiteWritesStopAfterAFailedSync(t *testing.T) {
 	good := s.sqlite.walPath
 	s.sqlite.walPath = good + ".missing/x" // the next fsync fails
 	_, err = s.Apply(ctx, []Change{createChange("during")})
-	if err == nil || !strings.Contains(err.Error(), "sync the write-ahead log") {
+	if !errors.Is(err, ErrNotDurable) || !strings.Contains(err.Error(), "sync the write-ahead log") {
 		t.Fatalf("a write whose fsync failed was answered %v", err)
 	}
 	s.sqlite.walPath = good // even if the disk recovers, writes stay refused

@@ -68,6 +68,9 @@ var (
 	ErrExists          = errors.New("resource already exists")
 	ErrMultipleMatches = errors.New("conditional create matched more than one resource")
 	ErrClosed          = errors.New("store closed")
+	// ErrNotDurable: the write was committed (others may have seen it) but
+	// could not be made durable; it must not be acknowledged.
+	ErrNotDurable = errors.New("write not durable")
 )
 
 // VersionConflict is returned when IfMatch does not equal the current version.

@@ -14,16 +14,11 @@ import (
 
 	"github.com/openspine/openspine/internal/directory"
 	"github.com/openspine/openspine/internal/fhir"
-	"github.com/openspine/openspine/internal/nhsnumber"
 	"github.com/openspine/openspine/internal/pds"
-	"github.com/openspine/openspine/internal/population"
 )
 
 // seedBatch is how many patients one transaction loads.
 const seedBatch = 2000
-
-// seedRanges keep seeded NHS numbers out of PDS's allocation range.
-var seedRanges = []nhsnumber.Range{{Low: 999000000, High: pds.DefaultAllocation.Low - 1}, population.OverflowRange}
 
 func seed(args []string) error {
 	fs := flag.NewFlagSet("seed", flag.ExitOnError)
@@ -45,15 +40,6 @@ func seed(args []string) error {
 	if _, err := directory.LoadDemo(ctx, srv.Directory); err != nil {
 		return err
 	}
-	var practices, pharmacies []string
-	for _, o := range directory.DemoOrganizations {
-		switch o.Role {
-		case "RO177":
-			practices = append(practices, o.ODS)
-		case "RO182":
-			pharmacies = append(pharmacies, o.ODS)
-		}
-	}
 	if path := os.Getenv("SPINE_CPUPROFILE"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
@@ -62,7 +48,7 @@ func seed(args []string) error {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	gen := population.New(*seedValue, population.Options{Practices: practices, Pharmacies: pharmacies, Ranges: seedRanges})
+	gen := pds.SeedGenerator(*seedValue)
 	start := time.Now()
 	batches := make(chan []fhir.Resource, 4)
 	go func() {
@@ -71,12 +57,7 @@ func seed(args []string) error {
 			size := min(seedBatch, *n-done)
 			batch := make([]fhir.Resource, size)
 			for i := range batch {
-				p := gen.Next()
-				res := p.FHIR()
-				if p.SupersededBy != "" {
-					res["link"] = []any{map[string]any{"type": "replaced-by", "other": map[string]any{"reference": "Patient/" + p.SupersededBy}}}
-				}
-				batch[i] = res
+				batch[i] = pds.SeedResource(gen.Next())
 			}
 			done += size
 			select {

@@ -555,19 +555,7 @@ func (l *Log) storedAt(ctx context.Context, at int64, hashes [][]byte) bool {
 // the same (a commit whose acknowledgement was lost).
 func (l *Log) committedAnyway(ctx context.Context, at int64, hashes [][]byte) bool {
 	size, err := l.st.LogSize(ctx)
-	if err != nil || size != at+int64(len(hashes)) {
-		return false
-	}
-	stored, err := l.st.LeafHashes(ctx, at, size)
-	if err != nil || len(stored) != len(hashes) {
-		return false
-	}
-	for i := range stored {
-		if !bytes.Equal(stored[i], hashes[i]) {
-			return false
-		}
-	}
-	return true
+	return err == nil && size == at+int64(len(hashes)) && l.storedAt(ctx, at, hashes)
 }
 
 // Subscribe delivers every record appended from now on, in index order,

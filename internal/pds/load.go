@@ -4,9 +4,40 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/openspine/openspine/internal/directory"
 	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/nhsnumber"
+	"github.com/openspine/openspine/internal/population"
 	"github.com/openspine/openspine/internal/store"
 )
+
+// SeedGenerator is the synthetic population `spine seed` loads: patients
+// registered at the demo directory's practices, nominating its pharmacies,
+// with NHS numbers kept out of the allocation range. The benchmarks
+// regenerate it with the same seed to know who is stored.
+func SeedGenerator(seed int64) *population.Generator {
+	var practices, pharmacies []string
+	for _, o := range directory.DemoOrganizations {
+		switch o.Role {
+		case "RO177":
+			practices = append(practices, o.ODS)
+		case "RO182":
+			pharmacies = append(pharmacies, o.ODS)
+		}
+	}
+	ranges := []nhsnumber.Range{{Low: 999000000, High: DefaultAllocation.Low - 1}, population.OverflowRange}
+	return population.New(seed, population.Options{Practices: practices, Pharmacies: pharmacies, Ranges: ranges})
+}
+
+// SeedResource is the Patient a generated person is stored as: a merged
+// record links to the one that replaced it.
+func SeedResource(p population.Patient) fhir.Resource {
+	res := p.FHIR()
+	if p.SupersededBy != "" {
+		res["link"] = []any{map[string]any{"type": "replaced-by", "other": map[string]any{"reference": "Patient/" + p.SupersededBy}}}
+	}
+	return res
+}
 
 // Load stores patients (each with id = its NHS number) in one atomic
 // batch: the bulk path of `spine seed` and of tests.

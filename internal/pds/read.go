@@ -60,16 +60,6 @@ func (s *Service) Read(ctx context.Context, id string) (store.Record, fhir.Resou
 	return rec, res, err
 }
 
-// Restricted reports whether the record that NHS number nhs reads as is
-// restricted (without decoding the whole record).
-func (s *Service) Restricted(ctx context.Context, nhs string) (bool, error) {
-	_, head, err := s.resolve(ctx, nhs)
-	if err != nil {
-		return false, err
-	}
-	return head.security() == "R", nil
-}
-
 // Summarise reads the patient that NHS number nhs reads as and returns what
 // the security monitoring compares, decoding only those elements.
 func (s *Service) Summarise(ctx context.Context, nhs string) (audit.Subject, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/openspine/openspine/internal/audit"
 	"github.com/openspine/openspine/internal/engine"
 	"github.com/openspine/openspine/internal/fhir"
 	"github.com/openspine/openspine/internal/monitor"
@@ -34,15 +35,22 @@ func firstString(v []any) string {
 	return ""
 }
 
-func (l *monitorLookups) Patient(ctx context.Context, nhs string) (monitor.Person, bool, error) {
-	sum, err := l.pds.Summarise(ctx, nhs)
+// subject is what PDS says of a patient for the monitor; found is false
+// for numbers that are invalid or not on PDS.
+func (l *monitorLookups) subject(ctx context.Context, nhs string) (sub audit.Subject, found bool, err error) {
+	sub, err = l.pds.Summarise(ctx, nhs)
 	if err != nil {
 		if st := fhir.AsError(err).Status; st == http.StatusNotFound || st == http.StatusBadRequest {
-			return monitor.Person{}, false, nil
+			return sub, false, nil
 		}
-		return monitor.Person{}, false, err
+		return sub, false, err
 	}
-	return monitor.PersonOf(sum), true, nil
+	return sub, true, nil
+}
+
+func (l *monitorLookups) Patient(ctx context.Context, nhs string) (monitor.Person, bool, error) {
+	sub, found, err := l.subject(ctx, nhs)
+	return monitor.PersonOf(sub), found, err
 }
 
 func (l *monitorLookups) User(ctx context.Context, userID string) (monitor.Person, bool, error) {
@@ -78,12 +86,6 @@ func (l *monitorLookups) User(ctx context.Context, userID string) (monitor.Perso
 }
 
 func (l *monitorLookups) Restricted(ctx context.Context, nhs string) (bool, error) {
-	// asked for every record: a cheap look at the record's head, no decode
-	r, err := l.pds.Restricted(ctx, nhs)
-	if err != nil {
-		if st := fhir.AsError(err).Status; st == http.StatusNotFound || st == http.StatusBadRequest {
-			return false, nil
-		}
-	}
-	return r, err
+	sub, _, err := l.subject(ctx, nhs)
+	return sub.Restricted, err
 }

@@ -40,11 +40,8 @@ import (
 	"flag"
 
 	"github.com/openspine/openspine/bench/loadgen"
-	"github.com/openspine/openspine/internal/directory"
 	"github.com/openspine/openspine/internal/eps"
-	"github.com/openspine/openspine/internal/nhsnumber"
 	"github.com/openspine/openspine/internal/pds"
-	"github.com/openspine/openspine/internal/population"
 )
 
 // The demo directory's prescriber and pharmacist.
@@ -189,21 +186,11 @@ func run(ctx context.Context, spinePath string, nPatients, items, workers int, d
 	return nil
 }
 
-// patients regenerates the seeded population (as cmd/spine/seed.go makes
-// it) and returns the NHS numbers of live, current patients who nominated
+// patients regenerates the seeded population (pds.SeedGenerator, as
+// spine seed makes it) and returns the NHS numbers of live, current patients who nominated
 // FA565 or no pharmacy.
 func patients(seed int64, n int) []string {
-	var practices, pharmacies []string
-	for _, o := range directory.DemoOrganizations {
-		switch o.Role {
-		case "RO177":
-			practices = append(practices, o.ODS)
-		case "RO182":
-			pharmacies = append(pharmacies, o.ODS)
-		}
-	}
-	ranges := []nhsnumber.Range{{Low: 999000000, High: pds.DefaultAllocation.Low - 1}, population.OverflowRange}
-	gen := population.New(seed, population.Options{Practices: practices, Pharmacies: pharmacies, Ranges: ranges})
+	gen := pds.SeedGenerator(seed)
 	var out []string
 	for range n {
 		p := gen.Next()

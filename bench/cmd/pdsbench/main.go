@@ -25,10 +25,7 @@ import (
 	"time"
 
 	"github.com/openspine/openspine/bench/loadgen"
-	"github.com/openspine/openspine/internal/directory"
-	"github.com/openspine/openspine/internal/nhsnumber"
 	"github.com/openspine/openspine/internal/pds"
-	"github.com/openspine/openspine/internal/population"
 )
 
 const pdsBase = "/personal-demographics/FHIR/R4"
@@ -117,7 +114,7 @@ func run(ctx context.Context, cfg config) error {
 			d.Round(time.Millisecond), float64(cfg.patients)/d.Seconds(), (loadgen.MachineCPUTime()-bg0).Seconds()/time.Since(m0).Seconds())
 	}
 
-	fmt.Printf("\n(2) regenerating the population in-process (population.New(%d), as spine seed calls it) for NHS numbers, names and birth dates\n", cfg.seed)
+	fmt.Printf("\n(2) regenerating the population in-process (pds.SeedGenerator(%d), as spine seed makes it) for NHS numbers, names and birth dates\n", cfg.seed)
 	t0 := time.Now()
 	people := regenerate(cfg.seed, cfg.patients, cfg.sample)
 	fmt.Printf("  kept %d of %d patients in %s\n", len(people), cfg.patients, time.Since(t0).Round(time.Millisecond))
@@ -246,19 +243,7 @@ func run(ctx context.Context, cfg config) error {
 // same options) and keeps about `keep` patients spread over all n: the
 // live, unsuperseded ones with a usual name.
 func regenerate(seed int64, n, keep int) []person {
-	var practices, pharmacies []string
-	for _, o := range directory.DemoOrganizations {
-		switch o.Role {
-		case "RO177":
-			practices = append(practices, o.ODS)
-		case "RO182":
-			pharmacies = append(pharmacies, o.ODS)
-		}
-	}
-	// As cmd/spine/seed.go: seeded NHS numbers stay out of PDS's
-	// allocation range.
-	ranges := []nhsnumber.Range{{Low: 999000000, High: pds.DefaultAllocation.Low - 1}, population.OverflowRange}
-	gen := population.New(seed, population.Options{Practices: practices, Pharmacies: pharmacies, Ranges: ranges})
+	gen := pds.SeedGenerator(seed)
 	stride := max(1, n/max(1, keep))
 	var out []person
 	for i := range n {

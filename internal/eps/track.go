@@ -47,6 +47,20 @@ func mayTrack(ctx context.Context, p *prescription) bool {
 	return pr.Mode == auth.ModeApplication
 }
 
+// loadAnyID loads a prescription by its long-form (UUID) or short-form id;
+// invalid is the answer to an id of neither form.
+func (s *Service) loadAnyID(ctx context.Context, id string, invalid error) (*prescription, error) {
+	switch {
+	case ValidUUID(id):
+		return s.load(ctx, strings.ToLower(id))
+	case ShortFormProblem(id) == "check":
+		return nil, epsError(CodeInvalidCheckDigit, "the check character of prescription id %s is wrong", id)
+	case ShortFormProblem(id) == "":
+		return s.loadShort(ctx, id)
+	}
+	return nil, invalid
+}
+
 // handleTrackOne returns the tracking Task of one prescription by its
 // long-form id (or short-form id).
 func (s *Service) handleTrackOne(w http.ResponseWriter, r *http.Request) {
@@ -55,18 +69,7 @@ func (s *Service) handleTrackOne(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		id := r.PathValue("id")
-		var p *prescription
-		var err error
-		switch {
-		case ValidUUID(id):
-			p, err = s.load(r.Context(), strings.ToLower(id))
-		case ShortFormProblem(id) == "check":
-			return epsError(CodeInvalidCheckDigit, "the check character of prescription id %s is wrong", id)
-		case ShortFormProblem(id) == "":
-			p, err = s.loadShort(r.Context(), id)
-		default:
-			return fhir.NewError(http.StatusBadRequest, fhir.CodeInvalidResourceID, "%q is not a prescription id", id)
-		}
+		p, err := s.loadAnyID(r.Context(), id, fhir.NewError(http.StatusBadRequest, fhir.CodeInvalidResourceID, "%q is not a prescription id", id))
 		if errors.Is(err, errNoPrescription) || (err == nil && !mayTrack(r.Context(), p)) {
 			return fhir.NewError(http.StatusNotFound, fhir.CodeResourceNotFound, "prescription %s was not found", id)
 		}
@@ -117,18 +120,7 @@ func (s *Service) handleTrack(w http.ResponseWriter, r *http.Request) {
 		var ps []*prescription
 		switch {
 		case id != "":
-			var p *prescription
-			var err error
-			switch {
-			case ValidUUID(id):
-				p, err = s.load(r.Context(), strings.ToLower(id))
-			case ShortFormProblem(id) == "check":
-				return epsError(CodeInvalidCheckDigit, "the check character of prescription id %s is wrong", id)
-			case ShortFormProblem(id) == "":
-				p, err = s.loadShort(r.Context(), id)
-			default:
-				return fhir.InvalidSearch("%q is not a prescription id", id)
-			}
+			p, err := s.loadAnyID(r.Context(), id, fhir.InvalidSearch("%q is not a prescription id", id))
 			if err != nil && !errors.Is(err, errNoPrescription) {
 				return err
 			}

@@ -19,10 +19,7 @@ func (breakGlass) Evaluate(env *Env, r *audit.Record) []Finding {
 	}
 	f := base(RuleBreakGlass, r)
 	f.Severity, f.Reason = SeverityMedium, "emergency-access"
-	f.Patients = r.Patients
-	if len(f.Patients) > env.MaxPatients {
-		f.Patients = f.Patients[:env.MaxPatients]
-	}
+	f.Patients = env.capPatients(r.Patients)
 	f.Key = r.UserID + "|" + strings.Join(f.Patients, ",")
 	f.Summary = fmt.Sprintf("emergency access by %s to %s (status %d): %q", who(r), patientList(f.Patients), r.Status, r.EmergencyReason)
 	return []Finding{f}
@@ -40,10 +37,7 @@ func (relationshipOverride) Evaluate(env *Env, r *audit.Record) []Finding {
 	}
 	f := base(RuleRelationshipOverride, r)
 	f.Severity, f.Reason = SeverityHigh, "no-legitimate-relationship"
-	f.Patients = r.Patients
-	if len(f.Patients) > env.MaxPatients {
-		f.Patients = f.Patients[:env.MaxPatients]
-	}
+	f.Patients = env.capPatients(r.Patients)
 	f.Key = r.UserID + "|" + strings.Join(f.Patients, ",")
 	f.Summary = fmt.Sprintf("%s reached %s without a legitimate relationship (emergency override: %q)", who(r), patientList(f.Patients), r.EmergencyReason)
 	return []Finding{f}

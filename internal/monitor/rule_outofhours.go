@@ -109,10 +109,7 @@ func (o *outOfHours) Evaluate(env *Env, r *audit.Record) []Finding {
 	if reason == "bulk-export" {
 		f.Severity = SeverityHigh
 	}
-	f.Patients = r.Patients
-	if len(f.Patients) > env.MaxPatients {
-		f.Patients = f.Patients[:env.MaxPatients]
-	}
+	f.Patients = env.capPatients(r.Patients)
 	lt := r.Time.In(o.loc)
 	f.Key = ak + "|" + lt.Format(time.DateOnly)
 	f.Summary = fmt.Sprintf("%s: %s out of hours at %s (%d patients in this request, %d within %s)",

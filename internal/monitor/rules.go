@@ -28,6 +28,14 @@ type Env struct {
 	MaxPatients int
 }
 
+// capPatients keeps the first MaxPatients of a finding's patients.
+func (e *Env) capPatients(patients []string) []string {
+	if len(patients) > e.MaxPatients {
+		return patients[:e.MaxPatients]
+	}
+	return patients
+}
+
 // Rule evaluates records one at a time, in the order they were written,
 // keeping whatever state it needs (the evaluation loop is its only
 // caller).

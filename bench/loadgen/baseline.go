@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -60,4 +61,24 @@ func ServeBaseline(addr string) error {
 		return err
 	}
 	return nil
+}
+
+// Begin is how each benchmark program starts once its flags are parsed:
+// in the child role (baselineAddr set) it serves the bare baseline and
+// exits; without a spine binary it prints the usage and exits; otherwise it
+// returns a context cancelled by SIGINT or SIGTERM.
+func Begin(name, spine, baselineAddr string) (context.Context, context.CancelFunc) {
+	if baselineAddr != "" {
+		if err := ServeBaseline(baselineAddr); err != nil {
+			fmt.Fprintln(os.Stderr, "baseline:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	if spine == "" {
+		fmt.Fprintf(os.Stderr, "%s: --spine PATH is required\n", name)
+		flag.Usage()
+		os.Exit(2)
+	}
+	return signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 }

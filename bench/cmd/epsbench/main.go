@@ -31,10 +31,8 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 
 	"flag"
@@ -74,12 +72,7 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "measured duration")
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured warm-up")
 	flag.Parse()
-	if *spine == "" {
-		fmt.Fprintln(os.Stderr, "epsbench: --spine PATH is required")
-		flag.Usage()
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := loadgen.Begin("epsbench", *spine, "")
 	defer stop()
 	if err := run(ctx, *spine, *patients, min(max(*items, 1), 4), *workers, *duration, *warmup); err != nil {
 		fmt.Fprintln(os.Stderr, "epsbench:", err)

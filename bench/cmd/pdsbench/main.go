@@ -18,10 +18,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/openspine/openspine/bench/loadgen"
@@ -47,19 +45,7 @@ func main() {
 	reuse := flag.Bool("reuse", false, "with --data: do not seed, the folder was seeded before with the same --patients and --seed")
 	baselineAddr := flag.String("serve-baseline", "", "internal: run the bare baseline server on this address")
 	flag.Parse()
-	if *baselineAddr != "" {
-		if err := loadgen.ServeBaseline(*baselineAddr); err != nil {
-			fmt.Fprintln(os.Stderr, "baseline:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	if *spine == "" {
-		fmt.Fprintln(os.Stderr, "pdsbench: --spine PATH is required")
-		flag.Usage()
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := loadgen.Begin("pdsbench", *spine, *baselineAddr)
 	defer stop()
 	cfg := config{spine: *spine, patients: *patients, seed: *seed, sample: *sample, workers: *workers,
 		duration: *duration, warmup: *warmup, dataDir: *dataDir, reuse: *reuse, spineArgs: spineArgs}

@@ -15,10 +15,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/openspine/openspine/bench/loadgen"
@@ -40,19 +38,7 @@ func main() {
 	perfDir := flag.String("perf", "", "record a CPU profile of the server (Linux perf) during each scenario into this folder")
 	baselineAddr := flag.String("serve-baseline", "", "internal: run the bare baseline server on this address")
 	flag.Parse()
-	if *baselineAddr != "" {
-		if err := loadgen.ServeBaseline(*baselineAddr); err != nil {
-			fmt.Fprintln(os.Stderr, "baseline:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	if *spine == "" {
-		fmt.Fprintln(os.Stderr, "spinebench: --spine PATH is required")
-		flag.Usage()
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := loadgen.Begin("spinebench", *spine, *baselineAddr)
 	defer stop()
 	cfg := config{db: *db, orgs: *orgs, perBundle: *perBundle, loaders: *loaders, workers: *workers,
 		duration: *duration, warmup: *warmup, perfDir: *perfDir, keepData: *keepData, waitIdle: *waitIdle, authMode: *authMode, lightWorkers: *lightWorkers}

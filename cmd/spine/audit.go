@@ -45,11 +45,16 @@ func auditCmd(args []string) error {
 		return fmt.Errorf("%w (give the log's verifier key with --key)", err)
 	}
 
-	st, err := sf.open(ctx)
+	mainStore, err := sf.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer mainStore.Close()
+	st, closeAudit, err := sf.openAudit(ctx, mainStore)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
 	as, ok := any(st).(audit.Storage)
 	if !ok {
 		return fmt.Errorf("the %s store does not keep an audit log (it does not implement audit.Storage)", sf.db)

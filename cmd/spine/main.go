@@ -14,6 +14,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -24,6 +26,7 @@ import (
 	"github.com/openspine/openspine/internal/directory"
 	"github.com/openspine/openspine/internal/engine"
 	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/monitor"
 	"github.com/openspine/openspine/internal/policy"
 	"github.com/openspine/openspine/internal/search"
 	"github.com/openspine/openspine/internal/server"
@@ -126,6 +129,23 @@ func (s *storageFlags) open(ctx context.Context) (store.Store, error) {
 	return store.Open(ctx, s.db, s.data)
 }
 
+// openAudit opens the store of the audit trail: on SQLite its own file
+// (audit.db in the data folder), on PostgreSQL the main store itself.
+func (s *storageFlags) openAudit(ctx context.Context, st store.Store) (store.Store, func(), error) {
+	if st.Backend() != "sqlite" {
+		return st, func() {}, nil
+	}
+	ast, err := store.OpenSQLiteAudit(ctx, s.data, []string{monitor.AlertType})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ast, func() {
+		if err := ast.Close(); err != nil {
+			slog.Error("closing the audit store", "err", err)
+		}
+	}, nil
+}
+
 func setupLogging(level string, w io.Writer) error {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
@@ -147,6 +167,7 @@ func serve(args []string) error {
 	publicURL := fs.String("public-url", env("SPINE_PUBLIC_URL", ""), "the URL clients reach the spine at (default http://ADDR); the token endpoint's audience [SPINE_PUBLIC_URL]")
 	noAuth := fs.Bool("no-auth", false, "serve without authentication: only with --dev, for benchmarks comparing with and without")
 	noAudit := fs.Bool("no-audit", false, "serve without the audit trail and monitoring: only with --dev, for benchmarks comparing with and without")
+	debugAddr := fs.String("debug-addr", env("SPINE_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this separate address, e.g. 127.0.0.1:6060; off when empty; never expose it [SPINE_DEBUG_ADDR]")
 	fs.Parse(args)
 	if (*noAuth || *noAudit) && !*dev {
 		return errors.New("--no-auth and --no-audit are only allowed on a development instance (--dev)")
@@ -173,6 +194,14 @@ func serve(args []string) error {
 		*publicURL = "http://" + ln.Addr().String()
 	}
 	cfg := server.Config{AuditDir: sf.data}
+	if !*noAudit {
+		ast, closeAudit, err := sf.openAudit(ctx, st)
+		if err != nil {
+			return err
+		}
+		defer closeAudit()
+		cfg.AuditStore = ast
+	}
 	if *noAudit {
 		cfg.AuditDir = ""
 		slog.Warn("AUDIT IS OFF (--dev --no-audit): accesses to patient data are not recorded; never expose this instance")
@@ -206,6 +235,11 @@ func serve(args []string) error {
 			slog.Info("loaded the demo directory", "organizations", len(directory.DemoOrganizations), "practitioners", len(directory.DemoPractitioners))
 		}
 	}
+	if *debugAddr != "" {
+		if err := serveProfiler(ctx, *debugAddr); err != nil {
+			return err
+		}
+	}
 	srv.Run(ctx) // audit checkpoints and index, prescription expiry
 	slog.Info("OpenSpine listening", "addr", ln.Addr().String(), "storage", st.Backend(), "data", sf.data, "dev", *dev, "version", engine.Version)
 	// A line for scripts and tests that start the server on port 0.
@@ -214,6 +248,29 @@ func serve(args []string) error {
 		return err
 	}
 	slog.Info("stopped")
+	return nil
+}
+
+// serveProfiler serves net/http/pprof on its own listener (not on the
+// service port, where it would bypass authentication) until ctx ends.
+func serveProfiler(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("debug address: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	go func() {
+		<-ctx.Done()
+		hs.Close()
+	}()
+	slog.Warn("Go profiler listening: keep this address private", "debug_addr", ln.Addr().String())
 	return nil
 }
 

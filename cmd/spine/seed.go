@@ -18,7 +18,7 @@ import (
 )
 
 // seedBatch is how many patients one transaction loads.
-const seedBatch = 2000
+const seedBatch = 250
 
 func seed(args []string) error {
 	fs := flag.NewFlagSet("seed", flag.ExitOnError)

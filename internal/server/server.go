@@ -29,6 +29,11 @@ type Config struct {
 	// AuditDir, when set, turns on the audit trail: its checkpoint key
 	// lives in AuditDir/keys (the data folder).
 	AuditDir string
+	// AuditStore keeps the audit trail, its index and the monitor's
+	// alerts (nil: the main store). On SQLite it is a database file of its
+	// own, so that the stream of audit commits does not empty the page
+	// caches of the connections reading patient data.
+	AuditStore store.Store
 	// Monitor configures the security monitoring of the audit stream (nil:
 	// monitor.DefaultConfig()); it runs whenever the audit trail is on.
 	Monitor *monitor.Config
@@ -82,7 +87,11 @@ func New(cfg Config, st store.Store) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		as, ok := st.(audit.Storage)
+		ast := cfg.AuditStore
+		if ast == nil {
+			ast = st
+		}
+		as, ok := ast.(audit.Storage)
 		if !ok {
 			return nil, errors.New("the store does not keep an audit log")
 		}
@@ -90,13 +99,13 @@ func New(cfg Config, st store.Store) (*Server, error) {
 			return nil, err
 		}
 		s.Audit.Register(mux)
-		s.AuditView = audit.NewView(st.(audit.IndexStore))
+		s.AuditView = audit.NewView(ast.(audit.IndexStore))
 		s.AuditView.Register(mux)
 		mcfg := monitor.DefaultConfig()
 		if cfg.Monitor != nil {
 			mcfg = *cfg.Monitor
 		}
-		if s.Monitor, err = monitor.New(mcfg, st, newMonitorLookups(s.PDS, s.Directory)); err != nil {
+		if s.Monitor, err = monitor.New(mcfg, ast, newMonitorLookups(s.PDS, s.Directory)); err != nil {
 			return nil, err
 		}
 		s.Monitor.Register(mux)

@@ -51,6 +51,13 @@ func (s *sqlStore) txRow(ctx context.Context, tx *sql.Tx, q string, args ...any)
 	return tx.QueryRowContext(ctx, s.rb(q), args...)
 }
 
+// keepVersionBody copies a resource's current body into the row of its
+// version in the version table, just before a new version replaces it.
+// A version row holds no body while its version is current (an empty
+// body, not deleted): the body is stored once, in resources, and readers
+// of the version table take it from there (versionBody).
+const keepVersionBody = "UPDATE versions SET body = (SELECT body FROM resources WHERE rid = ?) WHERE type = ? AND id = ? AND version = ?"
+
 // writeStatements are prepared once on the SQLite write connection (it
 // cannot prepare while its only connection is inside a transaction).
 var writeStatements = []string{
@@ -59,6 +66,7 @@ var writeStatements = []string{
 	"UPDATE resources SET version = ?, ts = ?, deleted = ?, body = ? WHERE rid = ?",
 	"INSERT INTO resources (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)",
 	"INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)",
+	keepVersionBody,
 	"DELETE FROM sp_string WHERE rid = ?",
 	"DELETE FROM sp_token WHERE rid = ?",
 	"DELETE FROM sp_date WHERE rid = ?",
@@ -137,6 +145,11 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 	}
 	ts := now.UnixMilli()
 	if exists {
+		// The version being superseded keeps its body in the version
+		// table from now on (while current, only resources holds it).
+		if _, err := s.exec(ctx, tx, keepVersionBody, rid, c.Type, c.ID, cur); err != nil {
+			return fmt.Errorf("keep superseded version: %w", err)
+		}
 		if _, err := s.exec(ctx, tx, "UPDATE resources SET version = ?, ts = ?, deleted = ?, body = ? WHERE rid = ?", version, ts, isDeleted, body, rid); err != nil {
 			return fmt.Errorf("update resource: %w", err)
 		}
@@ -157,7 +170,7 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 		out.Created = true
 	}
 	seq, err := s.insertID(ctx, tx, "INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)", "seq",
-		c.Type, c.ID, version, ts, isDeleted, body)
+		c.Type, c.ID, version, ts, isDeleted, []byte{})
 	if err != nil {
 		return fmt.Errorf("insert version: %w", err)
 	}
@@ -208,51 +221,67 @@ var indexInsert = map[search.Type]struct {
 	}},
 }
 
-// indexRowSQL is the single-row insert of each type of index row (SQLite
-// prepares them on its write connection).
-var indexRowSQL = map[search.Type]string{}
+// indexTypes orders the kinds of index rows (statements run in a fixed order).
+var indexTypes = []search.Type{search.String, search.Token, search.Date, search.Number, search.Reference}
+
+// maxIndexRows bounds the rows of one index INSERT: a resource's rows of
+// one kind go in statements of up to this many rows.
+const maxIndexRows = 32
+
+// indexRowsSQL[t][n] inserts n rows of kind t (n from 1 to maxIndexRows).
+// SQLite prepares all of them on its write connection.
+var indexRowsSQL = map[search.Type][]string{}
 
 func init() {
-	for t, ins := range indexInsert {
-		indexRowSQL[t] = "INSERT INTO " + ins.table + " (" + ins.cols + ") VALUES (" + strings.Repeat("?, ", strings.Count(ins.cols, ",")) + "?)"
-		writeStatements = append(writeStatements, indexRowSQL[t])
+	for _, t := range indexTypes {
+		ins := indexInsert[t]
+		row := "(" + strings.Repeat("?, ", strings.Count(ins.cols, ",")) + "?)"
+		qs := make([]string, maxIndexRows+1)
+		for n := 1; n <= maxIndexRows; n++ {
+			qs[n] = "INSERT INTO " + ins.table + " (" + ins.cols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+			writeStatements = append(writeStatements, qs[n])
+		}
+		indexRowsSQL[t] = qs
 	}
 }
 
-// insertIndex writes a resource's index rows. On SQLite each row is one
-// step of a statement prepared on the writer's connection (cheap: no
-// round trip); on PostgreSQL the rows of each table go in one multi-row
-// INSERT, one round trip per table instead of one per row.
+// insertIndex writes a resource's index rows: the rows of each kind in
+// multi-row INSERTs (one statement step or round trip for up to
+// maxIndexRows rows instead of one per row).
 func (s *sqlStore) insertIndex(ctx context.Context, tx *sql.Tx, rid int64, typ string, entries []search.Entry) error {
-	if s.d.prepare {
-		for _, e := range entries {
-			ins, ok := indexInsert[e.Type]
-			if !ok {
-				return fmt.Errorf("unknown index type %q", e.Type)
-			}
-			if _, err := s.exec(ctx, tx, indexRowSQL[e.Type], ins.values(rid, typ, e)...); err != nil {
-				return fmt.Errorf("insert index %s: %w", e.Param, err)
-			}
-		}
-		return nil
-	}
-	byType := map[search.Type][]any{}
-	rows := map[search.Type]int{}
 	for _, e := range entries {
-		ins, ok := indexInsert[e.Type]
-		if !ok {
+		if _, ok := indexInsert[e.Type]; !ok {
 			return fmt.Errorf("unknown index type %q", e.Type)
 		}
-		byType[e.Type] = append(byType[e.Type], ins.values(rid, typ, e)...)
-		rows[e.Type]++
 	}
-	for t, args := range byType {
+	var args []any
+	for _, t := range indexTypes {
 		ins := indexInsert[t]
-		per := len(args) / rows[t]
-		row := "(" + placeholders(per) + ")"
-		q := "INSERT INTO " + ins.table + " (" + ins.cols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+",", rows[t]), ",")
-		if _, err := tx.ExecContext(ctx, s.rb(q), args...); err != nil {
-			return fmt.Errorf("insert index rows into %s: %w", ins.table, err)
+		n := 0
+		flush := func() error {
+			if n == 0 {
+				return nil
+			}
+			_, err := s.exec(ctx, tx, indexRowsSQL[t][n], args...)
+			args, n = args[:0], 0
+			if err != nil {
+				return fmt.Errorf("insert index rows into %s: %w", ins.table, err)
+			}
+			return nil
+		}
+		for _, e := range entries {
+			if e.Type != t {
+				continue
+			}
+			args = append(args, ins.values(rid, typ, e)...)
+			if n++; n == maxIndexRows {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return err
 		}
 	}
 	return nil

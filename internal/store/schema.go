@@ -10,7 +10,8 @@ const schemaVersion = "1"
 // prefix range scans work), {{blob}} the body column.
 //
 //	resources  one row per resource: its current version and body (reads)
-//	versions   one row per version, current included (vread, history, paging)
+//	versions   one row per version, current included (vread, history, paging);
+//	           a current version's body is in resources only (keepVersionBody)
 //	sp_*       search index rows of current versions, keyed by resources.rid
 //	sequences  durable counters (NHS number allocation and the like)
 //	audit_log  the audit trail: records at consecutive indexes with their Merkle leaf hashes

@@ -172,7 +172,15 @@ func (s *sqlStore) Read(ctx context.Context, typ, id string) (Record, error) {
 	return r, nil
 }
 
-const readVersionQuery = "SELECT seq, ts, deleted, body FROM versions WHERE type = ? AND id = ? AND version = ?"
+// versionsWithBodies is the version table with each version's body: its
+// own once superseded, the resource's while it is current (see
+// keepVersionBody).
+const versionsWithBodies = " FROM versions v LEFT JOIN resources r ON r.type = v.type AND r.id = v.id AND r.version = v.version"
+
+// versionBody is the body column of versionsWithBodies.
+const versionBody = "CASE WHEN v.deleted = 0 AND length(v.body) = 0 THEN r.body ELSE v.body END"
+
+const readVersionQuery = "SELECT v.seq, v.ts, v.deleted, " + versionBody + versionsWithBodies + " WHERE v.type = ? AND v.id = ? AND v.version = ?"
 
 func (s *sqlStore) ReadVersion(ctx context.Context, typ, id string, version int64) (Record, error) {
 	defer observe("vread", time.Now())
@@ -259,22 +267,22 @@ func (s *sqlStore) History(ctx context.Context, q HistoryQuery) ([]Record, error
 	var where []string
 	var args []any
 	if q.Type != "" {
-		where, args = append(where, "type = ?"), append(args, q.Type)
+		where, args = append(where, "v.type = ?"), append(args, q.Type)
 		if q.ID != "" {
-			where, args = append(where, "id = ?"), append(args, q.ID)
+			where, args = append(where, "v.id = ?"), append(args, q.ID)
 		}
 	}
 	if q.Before > 0 {
-		where, args = append(where, "seq < ?"), append(args, q.Before)
+		where, args = append(where, "v.seq < ?"), append(args, q.Before)
 	}
 	if q.Since > 0 {
-		where, args = append(where, "ts >= ?"), append(args, q.Since)
+		where, args = append(where, "v.ts >= ?"), append(args, q.Since)
 	}
-	query := "SELECT seq, type, id, version, ts, deleted, body FROM versions"
+	query := "SELECT v.seq, v.type, v.id, v.version, v.ts, v.deleted, " + versionBody + versionsWithBodies
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY seq DESC LIMIT ?"
+	query += " ORDER BY v.seq DESC LIMIT ?"
 	args = append(args, q.Count)
 	rows, err := s.db.QueryContext(ctx, s.rb(query), args...)
 	if err != nil {

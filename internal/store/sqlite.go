@@ -22,7 +22,10 @@ const sqliteDriver = "sqlite3_spine"
 func init() {
 	sql.Register(sqliteDriver, &sqlite3.SQLiteDriver{
 		ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			_, err := c.Exec("PRAGMA mmap_size = 134217728; PRAGMA temp_store = MEMORY", nil)
+			// No memory map: after any commit SQLite unmaps the whole
+			// window at the next read transaction (munmap, then a page
+			// fault per page touched), which costs more than pread.
+			_, err := c.Exec("PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY", nil)
 			return err
 		},
 	})
@@ -76,6 +79,130 @@ func OpenSQLite(ctx context.Context, dir string) (Store, error) {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	return openSQLiteFile(ctx, filepath.Join(dir, "spine.db"))
+}
+
+// OpenSQLiteAudit opens (creating if needed) audit.db in dir: the
+// database that keeps the audit trail (and the resources of auditTypes,
+// the monitor's alerts) apart from spine.db. In WAL mode every commit to a
+// database empties the page cache of each connection reading it; audit
+// records are committed all the time, so in the same file they would make
+// every patient-data read start cold.
+//
+// A folder whose trail is still in spine.db (the layout before audit.db)
+// has it moved into the new audit.db on first open, in one transaction,
+// and then removed from spine.db.
+func OpenSQLiteAudit(ctx context.Context, dir string, auditTypes []string) (Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	path := filepath.Join(dir, "audit.db")
+	_, statErr := os.Stat(path)
+	st, err := openSQLiteFile(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if os.IsNotExist(statErr) {
+		if err := moveAuditTrail(ctx, filepath.Join(dir, "spine.db"), path, auditTypes); err != nil {
+			st.Close()
+			os.Remove(path)
+			return nil, fmt.Errorf("moving the audit trail from spine.db to audit.db: %w", err)
+		}
+	}
+	return st, nil
+}
+
+// moveAuditTrail copies the audit tables and the resources of types from
+// the main database into the (new, empty) audit database, then deletes
+// them from the main one. The copy is one transaction of the audit
+// database: if it fails, nothing is moved; if the deletion fails, the main
+// database keeps unused copies (and says so in the log).
+func moveAuditTrail(ctx context.Context, mainPath, auditPath string, types []string) error {
+	if _, err := os.Stat(mainPath); err != nil {
+		return nil
+	}
+	escape := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+	db, err := sql.Open(sqliteDriver, "file:"+escape.Replace(auditPath)+"?_busy_timeout=10000&_txlock=immediate")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "ATTACH DATABASE ? AS old", mainPath); err != nil {
+		return err
+	}
+	var n int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM old.audit_log").Scan(&n); err != nil {
+		// a main database without audit tables: nothing to move
+		return nil
+	}
+	typeList := "''"
+	var args []any
+	if len(types) > 0 {
+		typeList = placeholders(len(types))
+		for _, t := range types {
+			args = append(args, t)
+		}
+	}
+	copies := []string{
+		"INSERT INTO audit_log SELECT * FROM old.audit_log",
+		"INSERT INTO audit_index SELECT * FROM old.audit_index",
+		"INSERT INTO audit_checkpoints SELECT * FROM old.audit_checkpoints",
+		"INSERT INTO resources (type, id, version, ts, deleted, body) SELECT type, id, version, ts, deleted, body FROM old.resources WHERE type IN (" + typeList + ")",
+		"INSERT INTO versions (type, id, version, ts, deleted, body) SELECT type, id, version, ts, deleted, body FROM old.versions WHERE type IN (" + typeList + ") ORDER BY seq",
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for i, q := range copies {
+		var err error
+		if i < 3 {
+			_, err = tx.ExecContext(ctx, q)
+		} else {
+			_, err = tx.ExecContext(ctx, q, args...)
+		}
+		if err != nil {
+			tx.Rollback()
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(auditPath)); err != nil {
+		return err
+	}
+	deletes := []string{"DELETE FROM old.audit_log", "DELETE FROM old.audit_index", "DELETE FROM old.audit_checkpoints",
+		"DELETE FROM old.versions WHERE type IN (" + typeList + ")", "DELETE FROM old.resources WHERE type IN (" + typeList + ")"}
+	err = func() error {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for i, q := range deletes {
+			var err error
+			if i < 3 {
+				_, err = tx.ExecContext(ctx, q)
+			} else {
+				_, err = tx.ExecContext(ctx, q, args...)
+			}
+			if err != nil {
+				tx.Rollback()
+				return err
+			}
+		}
+		return tx.Commit()
+	}()
+	if err != nil {
+		slog.Warn("audit trail moved to audit.db; its old copy in spine.db could not be removed (it is not used)", "err", err)
+	}
+	slog.Info("moved the audit trail from spine.db to audit.db", "records", n)
+	return nil
 }
 
 func openSQLiteFile(ctx context.Context, path string) (Store, error) {

@@ -95,12 +95,87 @@ func TestSQLiteWriterStatementsArePrepared(t *testing.T) {
 	}
 	defer st.Close()
 	s := st.(*sqlStore)
-	if len(indexRowSQL) != len(indexInsert) || len(indexRowSQL) == 0 {
-		t.Fatalf("%d index row statements for %d index types", len(indexRowSQL), len(indexInsert))
+	if len(indexRowsSQL) != len(indexInsert) || len(indexTypes) != len(indexInsert) || len(indexRowsSQL) == 0 {
+		t.Fatalf("%d index row statements for %d index types", len(indexRowsSQL), len(indexInsert))
 	}
 	for _, q := range writeStatements {
 		if s.writeView.prepared(q) == nil {
 			t.Errorf("not prepared on the write connection: %s", q)
 		}
+	}
+}
+
+// A data folder whose audit trail is still in spine.db has it moved, with
+// its checkpoints, index and alert resources, into audit.db on first open;
+// spine.db keeps its other resources and no audit rows; opening again moves
+// nothing twice.
+func TestSQLiteAuditTrailMovesToItsOwnFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := OpenSQLite(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies := [][]byte{[]byte(`{"n":0}`), []byte(`{"n":1}`), []byte(`{"n":2}`)}
+	hashes := [][]byte{[]byte("h0"), []byte("h1"), []byte("h2")}
+	if _, err := st.(*sqlStore).AppendLeaves(ctx, bodies, hashes); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.(*sqlStore).PutCheckpoint(ctx, 3, []byte("checkpoint at 3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.(*sqlStore).IndexAudit(ctx, []AuditKey{{Key: "patient|9000000009", Index: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	alert := Change{Op: Create, Type: "_Alert", ID: "a1", Render: func(v int64, at time.Time) ([]byte, error) { return []byte(`{"alert":1}`), nil }}
+	if _, err := st.Apply(ctx, []Change{alert, createChange("kept")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for round := 0; round < 2; round++ {
+		ast, err := OpenSQLiteAudit(ctx, dir, []string{"_Alert"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := ast.(*sqlStore)
+		if n, err := a.LogSize(ctx); err != nil || n != 3 {
+			t.Fatalf("round %d: audit.db log size %d, %v; want 3", round, n, err)
+		}
+		got, err := a.Leaves(ctx, 0, 3)
+		if err != nil || len(got) != 3 || string(got[2]) != `{"n":2}` {
+			t.Fatalf("round %d: leaves %q, %v", round, got, err)
+		}
+		if cps, err := a.Checkpoints(ctx); err != nil || len(cps) != 1 || string(cps[0]) != "checkpoint at 3" {
+			t.Fatalf("round %d: checkpoints %q, %v", round, cps, err)
+		}
+		if idxs, err := a.AuditLookup(ctx, "patient|9000000009", 0, 10); err != nil || len(idxs) != 1 || idxs[0] != 1 {
+			t.Fatalf("round %d: index lookup %v, %v", round, idxs, err)
+		}
+		if rec, err := a.Read(ctx, "_Alert", "a1"); err != nil || string(rec.Body) != `{"alert":1}` {
+			t.Fatalf("round %d: alert %q, %v", round, rec.Body, err)
+		}
+		if _, err := a.Read(ctx, "Basic", "kept"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("round %d: a patient-data resource was moved too: %v", round, err)
+		}
+		if err := ast.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err = OpenSQLite(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if n, err := st.(*sqlStore).LogSize(ctx); err != nil || n != 0 {
+		t.Fatalf("spine.db still holds %d audit records (%v)", n, err)
+	}
+	if _, err := st.Read(ctx, "_Alert", "a1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("spine.db still holds the alert: %v", err)
+	}
+	if _, err := st.Read(ctx, "Basic", "kept"); err != nil {
+		t.Fatalf("spine.db lost its own resource: %v", err)
 	}
 }

@@ -33,11 +33,60 @@ func buildWhere(d dialect, q *search.Query) (string, []any) {
 	}
 	clauses := append([]search.Clause(nil), q.Clauses...)
 	sort.SliceStable(clauses, func(i, j int) bool { return selectivity(clauses[i]) < selectivity(clauses[j]) })
-	for i, c := range clauses {
+	if len(clauses) > 0 && drives(clauses[0]) {
+		// The driving clause's index rows are checked against every other
+		// index clause before the resources row is read: a candidate that
+		// fails them costs a look-up in the (rid, param, value) indexes,
+		// not a page of the wide resources table.
 		b.WriteString(" AND ")
-		args = clauseSQL(&b, args, q.Type, c, i == 0)
+		args = driveSQL(&b, args, q.Type, clauses[0])
+		var rest []search.Clause
+		for _, c := range clauses[1:] {
+			if onResource(c) {
+				rest = append(rest, c)
+				continue
+			}
+			b.WriteString(" AND ")
+			args = clauseSQL(&b, args, c, "d.rid")
+		}
+		b.WriteString(")")
+		for _, c := range rest {
+			b.WriteString(" AND ")
+			args = clauseSQL(&b, args, c, "r.rid")
+		}
+		return b.String(), args
+	}
+	for _, c := range clauses {
+		b.WriteString(" AND ")
+		args = clauseSQL(&b, args, c, "r.rid")
 	}
 	return b.String(), args
+}
+
+// onResource reports a clause on the resources row itself (_id, _lastUpdated).
+func onResource(c search.Clause) bool {
+	return c.Param.Name == search.ParamID || c.Param.Name == search.ParamLastUpdated
+}
+
+// drives reports whether c can drive a query: a plain condition on index rows.
+func drives(c search.Clause) bool {
+	return !onResource(c) && c.Modifier != "missing" && c.Modifier != "not"
+}
+
+// driveSQL opens the driving clause: the rids of its index rows (an IN
+// list the database walks by the value index), left open for the other
+// index clauses, which the caller adds and closes.
+func driveSQL(b *strings.Builder, args []any, typ string, c search.Clause) []any {
+	b.WriteString("r.rid IN (SELECT d.rid FROM " + tableFor[c.Param.Type] + " d WHERE d.type = ? AND d.param = ? AND (")
+	args = append(args, typ, c.Param.Name)
+	for i, v := range c.Values {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		args = valueSQL(b, args, c, v)
+	}
+	b.WriteString(")")
+	return args
 }
 
 // selectivity ranks clauses: lower is expected to match fewer resources.
@@ -82,7 +131,9 @@ func selectivity(c search.Clause) int {
 	return 5
 }
 
-func clauseSQL(b *strings.Builder, args []any, typ string, c search.Clause, drive bool) []any {
+// clauseSQL writes c as a condition on the resource whose rid is the
+// expression rid.
+func clauseSQL(b *strings.Builder, args []any, c search.Clause, rid string) []any {
 	switch c.Param.Name {
 	case search.ParamID:
 		if c.Modifier == "not" {
@@ -116,19 +167,14 @@ func clauseSQL(b *strings.Builder, args []any, typ string, c search.Clause, driv
 		if c.Values[0].Missing {
 			b.WriteString("NOT ")
 		}
-		b.WriteString("EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = r.rid AND x.param = ?)")
+		b.WriteString("EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + rid + " AND x.param = ?)")
 		return append(args, c.Param.Name)
 	case "not":
-		b.WriteString("NOT EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = r.rid AND x.param = ? AND (")
+		b.WriteString("NOT EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + rid + " AND x.param = ? AND (")
 		args = append(args, c.Param.Name)
 	default:
-		if drive {
-			b.WriteString("r.rid IN (SELECT rid FROM " + table + " WHERE type = ? AND param = ? AND (")
-			args = append(args, typ, c.Param.Name)
-		} else {
-			b.WriteString("EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = r.rid AND x.param = ? AND (")
-			args = append(args, c.Param.Name)
-		}
+		b.WriteString("EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + rid + " AND x.param = ? AND (")
+		args = append(args, c.Param.Name)
 	}
 	for i, v := range c.Values {
 		if i > 0 {

@@ -21,9 +21,30 @@ func TestADayDrivesBeforeANamePrefix(t *testing.T) {
 		{"family and a birth year", []search.Clause{family, year}, "sp_string"},
 	} {
 		where, _ := buildWhere(sqlite, &search.Query{Type: "Patient", Clauses: tc.clauses})
-		i := strings.Index(where, "r.rid IN (SELECT rid FROM ")
-		if i < 0 || !strings.HasPrefix(where[i+len("r.rid IN (SELECT rid FROM "):], tc.drives+" ") {
+		i := strings.Index(where, "r.rid IN (SELECT d.rid FROM ")
+		if i < 0 || !strings.HasPrefix(where[i+len("r.rid IN (SELECT d.rid FROM "):], tc.drives+" ") {
 			t.Errorf("%s: %s does not drive by %s", tc.name, where, tc.drives)
 		}
+	}
+}
+
+// The other index clauses are checked on the driving clause's rows, inside
+// its subquery (before the resources row is read); clauses on the
+// resources row itself stay outside it.
+func TestIndexClausesAreCheckedInsideTheDrivingSubquery(t *testing.T) {
+	family := search.Clause{Param: search.Param{Name: "family", Type: search.String}, Values: []search.Value{{Str: "smith"}}}
+	day := search.Clause{Param: search.Param{Name: "birthdate", Type: search.Date}, Values: []search.Value{{Prefix: "eq", Lo: 0, Hi: 24*60*60*1000 - 1}}}
+	missing := search.Clause{Param: search.Param{Name: "death-date", Type: search.Date}, Modifier: "missing", Values: []search.Value{{Missing: true}}}
+	updated := search.Clause{Param: search.Param{Name: search.ParamLastUpdated, Type: search.Date}, Values: []search.Value{{Prefix: "ge", Lo: 5, Hi: 6}}}
+	where, args := buildWhere(dialect{noIndex: "+"}, &search.Query{Type: "Patient", Clauses: []search.Clause{updated, family, missing, day}})
+	want := "+r.type = ? AND r.deleted = 0 AND r.rid IN (SELECT d.rid FROM sp_date d WHERE d.type = ? AND d.param = ? AND ((lo >= ? AND lo <= ? AND hi <= ?))" +
+		" AND EXISTS (SELECT 1 FROM sp_string x WHERE x.rid = d.rid AND x.param = ? AND ((norm >= ? AND norm < ?)))" +
+		" AND NOT EXISTS (SELECT 1 FROM sp_date x WHERE x.rid = d.rid AND x.param = ?))" +
+		" AND (r.ts >= ?)"
+	if where != want {
+		t.Fatalf("where\n got %s\nwant %s", where, want)
+	}
+	if len(args) != strings.Count(where, "?") {
+		t.Fatalf("%d arguments for %d placeholders", len(args), strings.Count(where, "?"))
 	}
 }

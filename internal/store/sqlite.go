@@ -148,43 +148,21 @@ func moveAuditTrail(ctx context.Context, mainPath, auditPath string, types []str
 			args = append(args, t)
 		}
 	}
+	typed := "type IN (" + typeList + ")"
 	copies := []string{
 		"INSERT INTO audit_log SELECT * FROM old.audit_log",
 		"INSERT INTO audit_index SELECT * FROM old.audit_index",
 		"INSERT INTO audit_checkpoints SELECT * FROM old.audit_checkpoints",
-		"INSERT INTO resources (type, id, version, ts, deleted, body) SELECT type, id, version, ts, deleted, body FROM old.resources WHERE type IN (" + typeList + ")",
-		"INSERT INTO versions (type, id, version, ts, deleted, body) SELECT type, id, version, ts, deleted, body FROM old.versions WHERE type IN (" + typeList + ") ORDER BY seq",
+		"INSERT INTO resources (type, id, version, ts, deleted, body) SELECT type, id, version, ts, deleted, body FROM old.resources WHERE " + typed,
+		"INSERT INTO versions (type, id, version, ts, deleted, body) SELECT type, id, version, ts, deleted, body FROM old.versions WHERE " + typed + " ORDER BY seq",
 	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	for i, q := range copies {
-		var err error
-		if i < 3 {
-			_, err = tx.ExecContext(ctx, q)
-		} else {
-			_, err = tx.ExecContext(ctx, q, args...)
-		}
-		if err != nil {
-			tx.Rollback()
-			return fmt.Errorf("%s: %w", q, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	if err := syncDir(filepath.Dir(auditPath)); err != nil {
-		return err
-	}
-	deletes := []string{"DELETE FROM old.audit_log", "DELETE FROM old.audit_index", "DELETE FROM old.audit_checkpoints",
-		"DELETE FROM old.versions WHERE type IN (" + typeList + ")", "DELETE FROM old.resources WHERE type IN (" + typeList + ")"}
-	err = func() error {
+	// inTx runs stmts in one transaction; the last two take the type list.
+	inTx := func(stmts []string) error {
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		for i, q := range deletes {
+		for i, q := range stmts {
 			var err error
 			if i < 3 {
 				_, err = tx.ExecContext(ctx, q)
@@ -193,11 +171,19 @@ func moveAuditTrail(ctx context.Context, mainPath, auditPath string, types []str
 			}
 			if err != nil {
 				tx.Rollback()
-				return err
+				return fmt.Errorf("%s: %w", q, err)
 			}
 		}
 		return tx.Commit()
-	}()
+	}
+	if err := inTx(copies); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(auditPath)); err != nil {
+		return err
+	}
+	err = inTx([]string{"DELETE FROM old.audit_log", "DELETE FROM old.audit_index", "DELETE FROM old.audit_checkpoints",
+		"DELETE FROM old.versions WHERE " + typed, "DELETE FROM old.resources WHERE " + typed})
 	if err != nil {
 		slog.Warn("audit trail moved to audit.db; its old copy in spine.db could not be removed (it is not used)", "err", err)
 	}

@@ -79,12 +79,7 @@ func drives(c search.Clause) bool {
 func driveSQL(b *strings.Builder, args []any, typ string, c search.Clause) []any {
 	b.WriteString("r.rid IN (SELECT d.rid FROM " + tableFor[c.Param.Type] + " d WHERE d.type = ? AND d.param = ? AND (")
 	args = append(args, typ, c.Param.Name)
-	for i, v := range c.Values {
-		if i > 0 {
-			b.WriteString(" OR ")
-		}
-		args = valueSQL(b, args, c, v)
-	}
+	args = valuesSQL(b, args, c)
 	b.WriteString(")")
 	return args
 }
@@ -176,13 +171,19 @@ func clauseSQL(b *strings.Builder, args []any, c search.Clause, rid string) []an
 		b.WriteString("EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + rid + " AND x.param = ? AND (")
 		args = append(args, c.Param.Name)
 	}
+	args = valuesSQL(b, args, c)
+	b.WriteString("))")
+	return args
+}
+
+// valuesSQL writes the clause's values, joined by OR.
+func valuesSQL(b *strings.Builder, args []any, c search.Clause) []any {
 	for i, v := range c.Values {
 		if i > 0 {
 			b.WriteString(" OR ")
 		}
 		args = valueSQL(b, args, c, v)
 	}
-	b.WriteString("))")
 	return args
 }
 

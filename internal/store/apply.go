@@ -67,11 +67,6 @@ var writeStatements = []string{
 	"INSERT INTO resources (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)",
 	"INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)",
 	keepVersionBody,
-	"DELETE FROM sp_string WHERE rid = ?",
-	"DELETE FROM sp_token WHERE rid = ?",
-	"DELETE FROM sp_date WHERE rid = ?",
-	"DELETE FROM sp_number WHERE rid = ?",
-	"DELETE FROM sp_ref WHERE rid = ?",
 	"INSERT INTO sequences (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = sequences.value + ? RETURNING value",
 	"INSERT INTO audit_log (idx, body, leaf) VALUES (?, ?, ?)",
 	"INSERT INTO audit_index (key, idx) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -201,22 +196,22 @@ func (s *sqlStore) insertID(ctx context.Context, tx *sql.Tx, q, col string, args
 // indexInsert is how one kind of index row is inserted: its table, its
 // columns and the row's values of an entry.
 var indexInsert = map[search.Type]struct {
-	table, cols string
-	values      func(rid int64, typ string, e search.Entry) []any
+	cols   string
+	values func(rid int64, typ string, e search.Entry) []any
 }{
-	search.String: {"sp_string", "rid, type, param, norm, exact", func(rid int64, typ string, e search.Entry) []any {
+	search.String: {"rid, type, param, norm, exact", func(rid int64, typ string, e search.Entry) []any {
 		return []any{rid, typ, e.Param, e.Norm, e.Exact}
 	}},
-	search.Token: {"sp_token", "rid, type, param, system, code", func(rid int64, typ string, e search.Entry) []any {
+	search.Token: {"rid, type, param, system, code", func(rid int64, typ string, e search.Entry) []any {
 		return []any{rid, typ, e.Param, e.System, e.Code}
 	}},
-	search.Date: {"sp_date", "rid, type, param, lo, hi", func(rid int64, typ string, e search.Entry) []any {
+	search.Date: {"rid, type, param, lo, hi", func(rid int64, typ string, e search.Entry) []any {
 		return []any{rid, typ, e.Param, e.Lo, e.Hi}
 	}},
-	search.Number: {"sp_number", "rid, type, param, num", func(rid int64, typ string, e search.Entry) []any {
+	search.Number: {"rid, type, param, num", func(rid int64, typ string, e search.Entry) []any {
 		return []any{rid, typ, e.Param, e.Num}
 	}},
-	search.Reference: {"sp_ref", "rid, type, param, ref_type, ref_id", func(rid int64, typ string, e search.Entry) []any {
+	search.Reference: {"rid, type, param, ref_type, ref_id", func(rid int64, typ string, e search.Entry) []any {
 		return []any{rid, typ, e.Param, e.RefType, e.RefID}
 	}},
 }
@@ -229,19 +224,25 @@ var indexTypes = []search.Type{search.String, search.Token, search.Date, search.
 const maxIndexRows = 32
 
 // indexRowsSQL[t][n] inserts n rows of kind t (n from 1 to maxIndexRows).
-// SQLite prepares all of them on its write connection.
+// SQLite prepares all of them, and the deletions of a resource's rows, on
+// its write connection.
 var indexRowsSQL = map[search.Type][]string{}
+
+// indexTables lists the index tables, cleared on every rewrite of a resource.
+var indexTables []string
 
 func init() {
 	for _, t := range indexTypes {
-		ins := indexInsert[t]
+		ins, table := indexInsert[t], tableFor[t]
 		row := "(" + strings.Repeat("?, ", strings.Count(ins.cols, ",")) + "?)"
 		qs := make([]string, maxIndexRows+1)
 		for n := 1; n <= maxIndexRows; n++ {
-			qs[n] = "INSERT INTO " + ins.table + " (" + ins.cols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+			qs[n] = "INSERT INTO " + table + " (" + ins.cols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 			writeStatements = append(writeStatements, qs[n])
 		}
 		indexRowsSQL[t] = qs
+		indexTables = append(indexTables, table)
+		writeStatements = append(writeStatements, "DELETE FROM "+table+" WHERE rid = ?")
 	}
 }
 
@@ -265,7 +266,7 @@ func (s *sqlStore) insertIndex(ctx context.Context, tx *sql.Tx, rid int64, typ s
 			_, err := s.exec(ctx, tx, indexRowsSQL[t][n], args...)
 			args, n = args[:0], 0
 			if err != nil {
-				return fmt.Errorf("insert index rows into %s: %w", ins.table, err)
+				return fmt.Errorf("insert index rows into %s: %w", tableFor[t], err)
 			}
 			return nil
 		}

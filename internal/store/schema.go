@@ -70,9 +70,6 @@ CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, until BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, ts BIGINT NOT NULL);
 `
 
-// indexTables lists the index tables, cleared on every rewrite of a resource.
-var indexTables = []string{"sp_string", "sp_token", "sp_date", "sp_number", "sp_ref"}
-
 func schemaFor(d dialect) []string {
 	r := strings.NewReplacer("{{pk}}", d.pk, "{{text}}", d.text, "{{blob}}", d.blob, "{{clustered}}", d.clustered)
 	var out []string

@@ -137,8 +137,7 @@ func moveAuditTrail(ctx context.Context, mainPath, auditPath string, types []str
 	}
 	var n int64
 	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM old.audit_log").Scan(&n); err != nil {
-		// a main database without audit tables: nothing to move
-		return nil
+		return fmt.Errorf("read the old audit trail: %w", err)
 	}
 	typeList := "''"
 	var args []any

@@ -8,6 +8,17 @@ import (
 	"time"
 )
 
+// openTestSQLite opens a SQLite store in a fresh folder, closed at the test's end.
+func openTestSQLite(t *testing.T) *sqlStore {
+	t.Helper()
+	st, err := OpenSQLite(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st.(*sqlStore)
+}
+
 func createChange(id string) Change {
 	return Change{Op: Create, Type: "Basic", ID: id, Render: func(v int64, at time.Time) ([]byte, error) {
 		return []byte(`{"resourceType":"Basic","id":"` + id + `"}`), nil
@@ -19,18 +30,13 @@ func createChange(id string) Change {
 // nothing: the kernel may have dropped the unsynced pages); reads go on.
 func TestSQLiteWritesStopAfterAFailedSync(t *testing.T) {
 	ctx := context.Background()
-	st, err := OpenSQLite(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := st.(*sqlStore)
+	s := openTestSQLite(t)
 	if _, err := s.Apply(ctx, []Change{createChange("before")}); err != nil {
 		t.Fatalf("a write before the failure: %v", err)
 	}
 	good := s.sqlite.walPath
 	s.sqlite.walPath = good + ".missing/x" // the next fsync fails
-	_, err = s.Apply(ctx, []Change{createChange("during")})
+	_, err := s.Apply(ctx, []Change{createChange("during")})
 	if !errors.Is(err, ErrNotDurable) || !strings.Contains(err.Error(), "sync the write-ahead log") {
 		t.Fatalf("a write whose fsync failed was answered %v", err)
 	}
@@ -53,12 +59,7 @@ func TestSQLiteWritesStopAfterAFailedSync(t *testing.T) {
 // its own job's outcome.
 func TestSQLiteQueuedWritesRunInOrder(t *testing.T) {
 	ctx := context.Background()
-	st, err := OpenSQLite(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := st.(*sqlStore)
+	s := openTestSQLite(t)
 	var waits []func() error
 	for i := 0; i < 50; i++ {
 		body := [][]byte{[]byte(`{"n":` + string(rune('0'+i%10)) + `}`)}
@@ -89,13 +90,8 @@ func TestSQLiteQueuedWritesRunInOrder(t *testing.T) {
 // Every statement the writer runs per row is prepared once on its
 // connection (an unprepared one would be parsed at every row).
 func TestSQLiteWriterStatementsArePrepared(t *testing.T) {
-	st, err := OpenSQLite(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := st.(*sqlStore)
-	if len(indexRowsSQL) != len(indexInsert) || len(indexTypes) != len(indexInsert) || len(indexRowsSQL) == 0 {
+	s := openTestSQLite(t)
+	if len(indexRowsSQL) != len(indexInsert) || len(indexTypes) != len(indexInsert) || len(indexTables) != len(tableFor) || len(indexRowsSQL) == 0 {
 		t.Fatalf("%d index row statements for %d index types", len(indexRowsSQL), len(indexInsert))
 	}
 	for _, q := range writeStatements {

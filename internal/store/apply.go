@@ -68,8 +68,6 @@ var writeStatements = []string{
 	"INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)",
 	keepVersionBody,
 	"INSERT INTO sequences (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = sequences.value + ? RETURNING value",
-	"INSERT INTO audit_log (idx, body, leaf) VALUES (?, ?, ?)",
-	"INSERT INTO audit_index (key, idx) VALUES (?, ?) ON CONFLICT DO NOTHING",
 }
 
 func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time.Time, out *Outcome) error {
@@ -235,15 +233,34 @@ func init() {
 	for _, t := range indexTypes {
 		ins, table := indexInsert[t], tableFor[t]
 		row := "(" + strings.Repeat("?, ", strings.Count(ins.cols, ",")) + "?)"
-		qs := make([]string, maxIndexRows+1)
-		for n := 1; n <= maxIndexRows; n++ {
-			qs[n] = "INSERT INTO " + table + " (" + ins.cols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
-			writeStatements = append(writeStatements, qs[n])
-		}
-		indexRowsSQL[t] = qs
+		indexRowsSQL[t] = rowsSQL("INSERT INTO "+table+" ("+ins.cols+") VALUES ", row, "")
 		indexTables = append(indexTables, table)
 		writeStatements = append(writeStatements, "DELETE FROM "+table+" WHERE rid = ?")
 	}
+}
+
+// rowsSQL returns the statements that insert 1 to maxIndexRows rows, by
+// row count, and has SQLite prepare them.
+func rowsSQL(prefix, row, suffix string) []string {
+	qs := make([]string, maxIndexRows+1)
+	for n := 1; n <= maxIndexRows; n++ {
+		qs[n] = prefix + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ") + suffix
+		writeStatements = append(writeStatements, qs[n])
+	}
+	return qs
+}
+
+// execRows inserts rows of width arguments each through stmts (from
+// rowsSQL), up to maxIndexRows rows per statement.
+func (s *sqlStore) execRows(ctx context.Context, tx *sql.Tx, stmts []string, width int, args []any) error {
+	for len(args) > 0 {
+		n := min(len(args)/width, maxIndexRows)
+		if _, err := s.exec(ctx, tx, stmts[n], args[:n*width]...); err != nil {
+			return err
+		}
+		args = args[n*width:]
+	}
+	return nil
 }
 
 // insertIndex writes a resource's index rows: the rows of each kind in
@@ -258,31 +275,14 @@ func (s *sqlStore) insertIndex(ctx context.Context, tx *sql.Tx, rid int64, typ s
 	var args []any
 	for _, t := range indexTypes {
 		ins := indexInsert[t]
-		n := 0
-		flush := func() error {
-			if n == 0 {
-				return nil
-			}
-			_, err := s.exec(ctx, tx, indexRowsSQL[t][n], args...)
-			args, n = args[:0], 0
-			if err != nil {
-				return fmt.Errorf("insert index rows into %s: %w", tableFor[t], err)
-			}
-			return nil
-		}
+		args = args[:0]
 		for _, e := range entries {
-			if e.Type != t {
-				continue
-			}
-			args = append(args, ins.values(rid, typ, e)...)
-			if n++; n == maxIndexRows {
-				if err := flush(); err != nil {
-					return err
-				}
+			if e.Type == t {
+				args = append(args, ins.values(rid, typ, e)...)
 			}
 		}
-		if err := flush(); err != nil {
-			return err
+		if err := s.execRows(ctx, tx, indexRowsSQL[t], strings.Count(ins.cols, ",")+1, args); err != nil {
+			return fmt.Errorf("insert index rows into %s: %w", tableFor[t], err)
 		}
 	}
 	return nil

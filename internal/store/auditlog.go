@@ -12,6 +12,21 @@ import (
 // audit_log at consecutive indexes, appended in one durable transaction
 // per batch (on SQLite through the group-committing writer).
 
+// auditLogSQL[n] and auditIndexSQL[n] insert n records or n search keys
+// in one statement (n from 1 to maxIndexRows), prepared on SQLite's write
+// connection like the resource index rows.
+var auditLogSQL, auditIndexSQL = rowsSQL("INSERT INTO audit_log (idx, body, leaf) VALUES ", "(?, ?, ?)", ""),
+	rowsSQL("INSERT INTO audit_index (key, idx) VALUES ", "(?, ?)", " ON CONFLICT DO NOTHING")
+
+// insertLeaves stores records numbered from first.
+func (s *sqlStore) insertLeaves(ctx context.Context, tx *sql.Tx, first int64, bodies, hashes [][]byte) error {
+	args := make([]any, 0, 3*len(bodies))
+	for i := range bodies {
+		args = append(args, first+int64(i), bodies[i], hashes[i])
+	}
+	return s.execRows(ctx, tx, auditLogSQL, 3, args)
+}
+
 func (s *sqlStore) AppendLeaves(ctx context.Context, bodies, hashes [][]byte) (int64, error) {
 	defer observe("audit_append", time.Now())
 	if len(bodies) != len(hashes) {
@@ -28,12 +43,7 @@ func (s *sqlStore) AppendLeaves(ctx context.Context, bodies, hashes [][]byte) (i
 		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_log").Scan(&first); err != nil {
 			return err
 		}
-		for i := range bodies {
-			if _, err := s.exec(ctx, tx, "INSERT INTO audit_log (idx, body, leaf) VALUES (?, ?, ?)", first+int64(i), bodies[i], hashes[i]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.insertLeaves(ctx, tx, first, bodies, hashes)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("audit append: %w", err)
@@ -69,12 +79,7 @@ func (s *sqlStore) QueueLeaves(ctx context.Context, first int64, bodies, hashes 
 		if end != first {
 			return fmt.Errorf("%w: it ends at %d, the records start at %d", ErrLogMoved, end, first)
 		}
-		for i := range bodies {
-			if _, err := s.exec(ctx, tx, "INSERT INTO audit_log (idx, body, leaf) VALUES (?, ?, ?)", first+int64(i), bodies[i], hashes[i]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.insertLeaves(ctx, tx, first, bodies, hashes)
 	}
 	start := time.Now()
 	wrap := func(err error) error {
@@ -167,13 +172,12 @@ func (s *sqlStore) IndexAudit(ctx context.Context, keys []AuditKey) error {
 	if len(keys) == 0 {
 		return nil
 	}
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		args = append(args, k.Key, k.Index)
+	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		for _, k := range keys {
-			if _, err := s.exec(ctx, tx, "INSERT INTO audit_index (key, idx) VALUES (?, ?) ON CONFLICT DO NOTHING", k.Key, k.Index); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.execRows(ctx, tx, auditIndexSQL, 2, args)
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/openspine/openspine/internal/auth"
@@ -24,7 +25,7 @@ const ViewBase = "/audit/FHIR/R4"
 type IndexStore interface {
 	Leaves(ctx context.Context, from, to int64) ([][]byte, error)
 	LogSize(ctx context.Context) (int64, error)
-	IndexAudit(ctx context.Context, keys []store.AuditKey) error
+	IndexAudit(ctx context.Context, keys []store.AuditKey, through int64) error
 	AuditIndexed(ctx context.Context) (int64, error)
 	AuditLookup(ctx context.Context, key string, before int64, limit int) ([]int64, error)
 	AuditLeavesAt(ctx context.Context, idxs []int64) ([][]byte, error)
@@ -32,7 +33,10 @@ type IndexStore interface {
 
 // View serves the audit trail as FHIR AuditEvent resources for privacy
 // officers, and to patients the accesses to their own record.
-type View struct{ st IndexStore }
+type View struct {
+	st IndexStore
+	mu sync.Mutex // one catch-up at a time
+}
 
 // NewView creates the view over st.
 func NewView(st IndexStore) *View { return &View{st: st} }
@@ -63,19 +67,16 @@ func Keys(r *Record) []string {
 	return keys
 }
 
-// Index adds the search keys of records.
-func (v *View) Index(ctx context.Context, recs []Record) error {
-	var keys []store.AuditKey
-	for i := range recs {
-		for _, k := range Keys(&recs[i]) {
-			keys = append(keys, store.AuditKey{Key: k, Index: recs[i].Index})
-		}
-	}
-	return v.st.IndexAudit(ctx, keys)
-}
+// catchupChunk is how many records one catch-up step reads and indexes.
+const catchupChunk = 4096
 
-// Catchup indexes every record of the log not yet indexed.
+// Catchup indexes every record of the log not yet indexed, read from the
+// log itself (so nothing is missed however the records were appended):
+// the background indexer calls it every second, and a search calls it
+// first, so that it sees every record appended before it.
 func (v *View) Catchup(ctx context.Context) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	from, err := v.st.AuditIndexed(ctx)
 	if err != nil {
 		return err
@@ -85,20 +86,22 @@ func (v *View) Catchup(ctx context.Context) error {
 		return err
 	}
 	for from < size {
-		to := min(from+1000, size)
+		to := min(from+catchupChunk, size)
 		bodies, err := v.st.Leaves(ctx, from, to)
 		if err != nil {
 			return err
 		}
-		recs := make([]Record, 0, len(bodies))
-		for _, b := range bodies {
+		var keys []store.AuditKey
+		for i, b := range bodies {
 			var r Record
 			if err := json.Unmarshal(b, &r); err != nil {
-				return fmt.Errorf("audit record %d: %w", from+int64(len(recs)), err)
+				return fmt.Errorf("audit record %d: %w", from+int64(i), err)
 			}
-			recs = append(recs, r)
+			for _, k := range Keys(&r) {
+				keys = append(keys, store.AuditKey{Key: k, Index: from + int64(i)})
+			}
 		}
-		if err := v.Index(ctx, recs); err != nil {
+		if err := v.st.IndexAudit(ctx, keys, to); err != nil {
 			return err
 		}
 		from = to

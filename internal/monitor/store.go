@@ -116,6 +116,9 @@ func (m *Monitor) sync(ctx context.Context) error {
 			if rec.Deleted {
 				continue
 			}
+			if cur := ix.get(rec.ID); cur != nil && cur.Version >= rec.Version {
+				continue // newest first: an older version of an alert already read
+			}
 			a, err := decodeAlert(rec)
 			if err != nil {
 				return err

@@ -128,25 +128,25 @@ func (s *Server) Run(ctx context.Context) {
 			slog.Error("monitor stopped", "err", err)
 		}
 	}()
+	go func() {
+		// The audit search index follows the log a second behind, in large
+		// catch-ups: keys added in order share b-tree pages.
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			if err := s.AuditView.Catchup(ctx); err != nil && ctx.Err() == nil {
+				slog.Error("audit index: catch-up failed (retried in a second)", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 	records, cancel := s.Audit.Subscribe(4096)
 	go func() {
 		defer cancel()
-		if err := s.AuditView.Catchup(ctx); err != nil {
-			slog.Error("audit index: catch-up failed", "err", err)
-		}
-		var batch []audit.Record
-		// small, frequent index jobs: a large one would hold up the audit
-		// appends queued behind it in the single writer
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		flush := func() {
-			if len(batch) > 0 {
-				if err := s.AuditView.Index(ctx, batch); err != nil {
-					slog.Error("audit index: indexing failed (rebuilt at the next catch-up)", "err", err)
-				}
-				batch = batch[:0]
-			}
-		}
 		for {
 			select {
 			case <-ctx.Done():
@@ -156,12 +156,6 @@ func (s *Server) Run(ctx context.Context) {
 					return
 				}
 				s.Monitor.Observe(r) // never blocks: the monitor queues and counts drops
-				batch = append(batch, r)
-				if len(batch) >= 100 {
-					flush()
-				}
-			case <-tick.C:
-				flush()
 			}
 		}
 	}()

@@ -1,10 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -167,24 +170,70 @@ type AuditKey struct {
 	Index int64
 }
 
-// IndexAudit adds search keys of audit records (idempotent).
-func (s *sqlStore) IndexAudit(ctx context.Context, keys []AuditKey) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	args := make([]any, 0, 2*len(keys))
-	for _, k := range keys {
-		args = append(args, k.Key, k.Index)
-	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return s.execRows(ctx, tx, auditIndexSQL, 2, args)
+// auditIndexJob bounds the keys one writer job adds: the audit index
+// shares SQLite's single writer with the audit appends, which must not
+// wait behind one long job.
+const auditIndexJob = 512
+
+// IndexAudit adds the search keys of the records below through (idempotent)
+// and then records that every record below through is indexed. Keys are
+// added in key order (consecutive keys share b-tree pages: a page is
+// written once for all of its new keys), in jobs of auditIndexJob keys; a
+// failure leaves the mark where it was, and the next catch-up adds the
+// keys again.
+func (s *sqlStore) IndexAudit(ctx context.Context, keys []AuditKey, through int64) error {
+	slices.SortFunc(keys, func(a, b AuditKey) int {
+		if c := strings.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Index, b.Index)
 	})
+	for {
+		n := min(len(keys), auditIndexJob)
+		args := make([]any, 0, 2*n)
+		for _, k := range keys[:n] {
+			args = append(args, k.Key, k.Index)
+		}
+		last := n == len(keys)
+		err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			if err := s.execRows(ctx, tx, auditIndexSQL, 2, args); err != nil {
+				return err
+			}
+			if !last {
+				return nil
+			}
+			// the mark only moves forward: catch-ups may run side by side
+			_, err := s.exec(ctx, tx, auditIndexedSQL, auditIndexedName, through)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("audit index: %w", err)
+		}
+		if last {
+			return nil
+		}
+		keys = keys[n:]
+	}
 }
 
-// AuditIndexed returns one past the highest indexed record (0 when none).
+// auditIndexedName is the sequences row holding one past the last record
+// whose keys are all in audit_index.
+const auditIndexedName = "audit_indexed"
+
+const auditIndexedSQL = "INSERT INTO sequences (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = " +
+	"CASE WHEN excluded.value > sequences.value THEN excluded.value ELSE sequences.value END"
+
+func init() { writeStatements = append(writeStatements, auditIndexedSQL) }
+
+// AuditIndexed returns one past the last record whose keys are all
+// indexed (0 when none). A store indexed before the mark existed is taken
+// to be indexed up to its highest key.
 func (s *sqlStore) AuditIndexed(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_index").Scan(&n)
+	err := s.db.QueryRowContext(ctx, s.rb("SELECT value FROM sequences WHERE name = ?"), auditIndexedName).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_index").Scan(&n)
+	}
 	return n, err
 }
 

@@ -120,7 +120,7 @@ func TestSQLiteAuditTrailMovesToItsOwnFile(t *testing.T) {
 	if err := st.(*sqlStore).PutCheckpoint(ctx, 3, []byte("checkpoint at 3")); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.(*sqlStore).IndexAudit(ctx, []AuditKey{{Key: "patient|9000000009", Index: 1}}); err != nil {
+	if err := st.(*sqlStore).IndexAudit(ctx, []AuditKey{{Key: "patient|9000000009", Index: 1}}, 2); err != nil {
 		t.Fatal(err)
 	}
 	alert := Change{Op: Create, Type: "_Alert", ID: "a1", Render: func(v int64, at time.Time) ([]byte, error) { return []byte(`{"alert":1}`), nil }}

@@ -34,12 +34,13 @@ type IndexStore interface {
 // View serves the audit trail as FHIR AuditEvent resources for privacy
 // officers, and to patients the accesses to their own record.
 type View struct {
-	st IndexStore
-	mu sync.Mutex // one catch-up at a time
+	st   IndexStore
+	mu   sync.Mutex // one catch-up or Index at a time
+	next int64      // the indexed-through mark as this process last saw it; -1: unknown
 }
 
 // NewView creates the view over st.
-func NewView(st IndexStore) *View { return &View{st: st} }
+func NewView(st IndexStore) *View { return &View{st: st, next: -1} }
 
 // Keys are the search keys of a record.
 func Keys(r *Record) []string {
@@ -71,42 +72,89 @@ func Keys(r *Record) []string {
 const catchupChunk = 4096
 
 // Catchup indexes every record of the log not yet indexed, read from the
-// log itself (so nothing is missed however the records were appended):
-// the background indexer calls it every second, and a search calls it
-// first, so that it sees every record appended before it.
+// log itself: a search calls it first, so that it sees every record
+// appended before it; Index calls it for records it was not given.
 func (v *View) Catchup(ctx context.Context) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	from, err := v.st.AuditIndexed(ctx)
-	if err != nil {
-		return err
-	}
 	size, err := v.st.LogSize(ctx)
 	if err != nil {
 		return err
 	}
-	for from < size {
-		to := min(from+catchupChunk, size)
-		bodies, err := v.st.Leaves(ctx, from, to)
+	return v.catchupLocked(ctx, size)
+}
+
+// catchupLocked indexes the records from the indexed-through mark up to
+// (not including) to, reading them from the log. mu held.
+func (v *View) catchupLocked(ctx context.Context, to int64) error {
+	from, err := v.st.AuditIndexed(ctx)
+	if err != nil {
+		return err
+	}
+	for from < to {
+		end := min(from+catchupChunk, to)
+		bodies, err := v.st.Leaves(ctx, from, end)
 		if err != nil {
 			return err
 		}
-		var keys []store.AuditKey
+		recs := make([]Record, len(bodies))
 		for i, b := range bodies {
-			var r Record
-			if err := json.Unmarshal(b, &r); err != nil {
+			if err := json.Unmarshal(b, &recs[i]); err != nil {
 				return fmt.Errorf("audit record %d: %w", from+int64(i), err)
 			}
-			for _, k := range Keys(&r) {
-				keys = append(keys, store.AuditKey{Key: k, Index: from + int64(i)})
-			}
+			recs[i].Index = from + int64(i)
 		}
-		if err := v.st.IndexAudit(ctx, keys, to); err != nil {
+		if err := v.st.IndexAudit(ctx, recordKeys(recs), end); err != nil {
 			return err
 		}
-		from = to
+		from = end
 	}
+	v.next = to
 	return nil
+}
+
+// Index adds the search keys of records delivered by the log (a
+// subscription, in index order): those already indexed are skipped, and
+// any the delivery missed (a full subscriber buffer, records appended
+// before it began) are read from the log first, so the indexed-through
+// mark never passes a record whose keys are missing.
+func (v *View) Index(ctx context.Context, recs []Record) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.next < 0 {
+		n, err := v.st.AuditIndexed(ctx)
+		if err != nil {
+			return err
+		}
+		v.next = n
+	}
+	for len(recs) > 0 && recs[0].Index < v.next {
+		recs = recs[1:]
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	last := recs[len(recs)-1].Index
+	if recs[0].Index != v.next || last-recs[0].Index+1 != int64(len(recs)) {
+		return v.catchupLocked(ctx, last+1) // a gap: read the whole range from the log
+	}
+	if err := v.st.IndexAudit(ctx, recordKeys(recs), last+1); err != nil {
+		v.next = -1 // read the mark again next time
+		return err
+	}
+	v.next = last + 1
+	return nil
+}
+
+// recordKeys lists the search keys of records.
+func recordKeys(recs []Record) []store.AuditKey {
+	keys := make([]store.AuditKey, 0, 6*len(recs))
+	for i := range recs {
+		for _, k := range Keys(&recs[i]) {
+			keys = append(keys, store.AuditKey{Key: k, Index: recs[i].Index})
+		}
+	}
+	return keys
 }
 
 // Register mounts GET /audit/FHIR/R4/AuditEvent.

@@ -128,25 +128,40 @@ func (s *Server) Run(ctx context.Context) {
 			slog.Error("monitor stopped", "err", err)
 		}
 	}()
+	observed, cancelObserved := s.Audit.Subscribe(4096)
 	go func() {
-		// The audit search index follows the log a second behind, in large
-		// catch-ups: keys added in order share b-tree pages.
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
+		defer cancelObserved()
 		for {
-			if err := s.AuditView.Catchup(ctx); err != nil && ctx.Err() == nil {
-				slog.Error("audit index: catch-up failed (retried in a second)", "err", err)
-			}
 			select {
 			case <-ctx.Done():
 				return
-			case <-tick.C:
+			case r, ok := <-observed:
+				if !ok {
+					return
+				}
+				s.Monitor.Observe(r) // never blocks: the monitor queues and counts drops
 			}
 		}
 	}()
-	records, cancel := s.Audit.Subscribe(4096)
+	records, cancel := s.Audit.Subscribe(16384)
 	go func() {
 		defer cancel()
+		if err := s.AuditView.Catchup(ctx); err != nil {
+			slog.Error("audit index: catch-up failed", "err", err)
+		}
+		// The audit search index follows the log a second behind, in large
+		// batches: keys added in order share b-tree pages.
+		var batch []audit.Record
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		flush := func() {
+			if len(batch) > 0 {
+				if err := s.AuditView.Index(ctx, batch); err != nil && ctx.Err() == nil {
+					slog.Error("audit index: indexing failed (done again at the next batch or search)", "err", err)
+				}
+				batch = batch[:0]
+			}
+		}
 		for {
 			select {
 			case <-ctx.Done():
@@ -155,7 +170,12 @@ func (s *Server) Run(ctx context.Context) {
 				if !ok {
 					return
 				}
-				s.Monitor.Observe(r) // never blocks: the monitor queues and counts drops
+				batch = append(batch, r)
+				if len(batch) >= 8192 {
+					flush()
+				}
+			case <-tick.C:
+				flush()
 			}
 		}
 	}()

@@ -23,6 +23,10 @@ var (
 		Help:    "Committed write batches made durable by one fsync of the write-ahead log (SQLite).",
 		Buckets: []float64{1, 2, 3, 4, 6, 8, 16},
 	})
+	writerBusy = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "spine_store_writer_busy_seconds_total",
+		Help: "Wall time the single SQLite writer spent running and committing write batches (its rate is the writer's utilisation; near 1 it is the bottleneck).",
+	})
 	commitSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name:    "spine_store_commit_seconds",
 		Help:    "Time from the start of a write batch to its durability (fsync included); on SQLite one observation per batch.",

@@ -418,6 +418,7 @@ func (w *sqliteWriter) commit(batch []*writeJob) {
 		return
 	}
 	commitBatch.Observe(float64(len(batch)))
+	writerBusy.Add(time.Since(start).Seconds())
 	w.synced <- &syncItem{jobs: batch, results: results, start: start}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"sync"
 	"syscall"
@@ -47,6 +48,12 @@ func seed(args []string) error {
 		}
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
+	}
+	if os.Getenv("GOGC") == "" {
+		// The load's live heap is small (a few batches in flight) and it
+		// allocates fast: collecting at 4x the live heap instead of 2x
+		// takes the garbage collector from ~20 % of the CPU to ~6 %.
+		debug.SetGCPercent(400)
 	}
 	gen := pds.SeedGenerator(*seedValue)
 	start := time.Now()

@@ -401,3 +401,28 @@ func TestReindexKeepsDerivedKeys(t *testing.T) {
 		}
 	})
 }
+
+// Parameters that Search checks on candidates are not written to the
+// index; those it looks up are.
+func TestIndexLeavesOutParametersCheckedOnCandidates(t *testing.T) {
+	def, _ := pds.New(nil).Engine().Type("Patient")
+	res := fhir.Resource{"resourceType": "Patient", "id": "9000000009", "gender": "female", "birthDate": "2010-10-22",
+		"identifier":          []any{map[string]any{"system": pds.SystemNHSNumber, "value": "9000000009"}},
+		"name":                []any{map[string]any{"use": "usual", "family": "Smith", "given": []any{"Jane"}}},
+		"generalPractitioner": []any{map[string]any{"identifier": map[string]any{"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "Y12345"}}},
+		"address":             []any{map[string]any{"postalCode": "LS1 6AE"}}}
+	got := map[string]int{}
+	for _, e := range def.IndexEntries(res) {
+		got[e.Param]++
+	}
+	for _, p := range []string{"gender", "general-practitioner", "identifier"} {
+		if got[p] != 0 {
+			t.Errorf("%s: %d index rows, want none (checked on candidates)", p, got[p])
+		}
+	}
+	for _, p := range []string{"family", "given", "birthdate", "address-postalcode", "matchkey"} {
+		if got[p] == 0 {
+			t.Errorf("%s: no index rows", p)
+		}
+	}
+}

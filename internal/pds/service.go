@@ -8,6 +8,7 @@ package pds
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/openspine/openspine/internal/engine"
@@ -96,13 +97,20 @@ func (s *Service) Register(mux *http.ServeMux) {
 	})
 }
 
+// checkedOnCandidates are declared search parameters that Search never
+// looks up in the index: it checks them on the candidates the index
+// found (literalMatch). Their rows would only cost space and write time.
+var checkedOnCandidates = map[string]bool{"gender": true, "general-practitioner": true, "identifier": true}
+
 // indexPatient derives the index entries: none for superseded and
-// invalidated records (never found by search), normalised postcodes,
-// e-mail and phone values, and the matching blocking keys.
+// invalidated records (never found by search), none for the parameters
+// checked on candidates, normalised postcodes, e-mail and phone values,
+// and the matching blocking keys.
 func indexPatient(res fhir.Resource, entries []search.Entry) []search.Entry {
 	if supersededBy(res) != "" || security(res) == "REDACTED" {
 		return nil
 	}
+	entries = slices.DeleteFunc(entries, func(e search.Entry) bool { return checkedOnCandidates[e.Param] })
 	for _, a := range search.Walk(res, "address") {
 		if m, ok := a.(map[string]any); ok {
 			if pc, ok := m["postalCode"].(string); ok {

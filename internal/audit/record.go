@@ -86,6 +86,12 @@ func Patients(ctx context.Context, nhs ...string) {
 	}
 }
 
+// Audited tells whether the request is audited (Describe is then read).
+func Audited(ctx context.Context) bool {
+	_, ok := ctx.Value(collectorKey{}).(*Collector)
+	return ok
+}
+
 // Describe notes what the request learnt of patient nhs's record (no-op
 // when the request is not audited).
 func Describe(ctx context.Context, nhs string, s Subject) {

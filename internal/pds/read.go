@@ -1,6 +1,7 @@
 package pds
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -52,7 +53,7 @@ const maxSupersededHops = 5
 // superseded record resolves to the surviving one; an invalidated one is 404
 // INVALIDATED_RESOURCE.
 func (s *Service) Read(ctx context.Context, id string) (store.Record, fhir.Resource, error) {
-	rec, _, err := s.resolve(ctx, id)
+	rec, _, err := s.resolve(ctx, id, false)
 	if err != nil {
 		return rec, nil, err
 	}
@@ -63,7 +64,7 @@ func (s *Service) Read(ctx context.Context, id string) (store.Record, fhir.Resou
 // Summarise reads the patient that NHS number nhs reads as and returns what
 // the security monitoring compares, decoding only those elements.
 func (s *Service) Summarise(ctx context.Context, nhs string) (audit.Subject, error) {
-	_, head, err := s.resolve(ctx, nhs)
+	_, head, err := s.resolve(ctx, nhs, true)
 	if err != nil {
 		return audit.Subject{}, err
 	}
@@ -261,9 +262,23 @@ func (h *recordHead) supersededBy() string {
 	return ""
 }
 
+// plainRecord tells, without decoding, that stored bytes are neither
+// superseded (a "link" key), invalidated (the string "REDACTED") nor
+// restricted (the string "R", its confidentiality code): our encoder never
+// escapes these ASCII strings, so a record that is any of them always
+// holds one; a false alarm only costs the decoding.
+func plainRecord(body []byte) bool {
+	return !bytes.Contains(body, []byte(`"link"`)) && !bytes.Contains(body, []byte(`"R"`)) && !bytes.Contains(body, []byte(`"REDACTED"`))
+}
+
 // resolve reads the record that id reads as: superseded records lead to
 // their survivor; invalidated ones are 404 INVALIDATED_RESOURCE.
-func (s *Service) resolve(ctx context.Context, id string) (store.Record, recordHead, error) {
+//
+// With full false the head is decoded only when the record may be
+// superseded, invalidated or restricted (see plainRecord); otherwise it
+// is left empty. full asks for the whole head always (to describe the
+// record to the audit).
+func (s *Service) resolve(ctx context.Context, id string, full bool) (store.Record, recordHead, error) {
 	var head recordHead
 	if !nhsnumber.Valid(id) {
 		return store.Record{}, head, invalidNHS(id)
@@ -275,6 +290,9 @@ func (s *Service) resolve(ctx context.Context, id string) (store.Record, recordH
 		}
 		if err != nil {
 			return rec, head, err
+		}
+		if !full && plainRecord(rec.Body) {
+			return rec, recordHead{}, nil
 		}
 		if head, err = decodeHead(rec.Body); err != nil {
 			return rec, head, fmt.Errorf("stored Patient %s: %w", id, err)
@@ -348,7 +366,7 @@ func (s *Service) handleRead(w http.ResponseWriter, r *http.Request) {
 	var head recordHead
 	if err == nil {
 		audit.Patients(r.Context(), id)
-		rec, head, err = s.resolve(r.Context(), id)
+		rec, head, err = s.resolve(r.Context(), id, audit.Audited(r.Context()))
 		if err == nil && rec.ID != id {
 			audit.Patients(r.Context(), rec.ID) // the surviving record of a merge
 		}

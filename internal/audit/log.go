@@ -52,13 +52,17 @@ var (
 	ErrTampered = errors.New("audit log altered: checkpoints refused")
 )
 
-// SharedStorage is implemented by a Storage that several processes append
-// to. AppendLeavesFunc calls build, inside the transaction that appends,
-// with the index the first record will get, and stores what it returns.
-// With it the records' bodies carry their true indexes however many
-// processes write; without it the Log assumes it is the only writer and
-// treats records it did not write as inserted behind its back.
+// SharedStorage is implemented by a Storage that several processes may
+// append to (PostgreSQL: every spine process on one database); SharedLog
+// says whether this one is. AppendLeavesFunc calls build, inside the
+// transaction that appends (holding the log's lock), with the index the
+// first record will get, and stores what it returns. With it the records'
+// bodies carry their true indexes however many processes write, and the
+// Log takes the others' records into its tree; without it the Log assumes
+// it is the only writer and treats records it did not write as inserted
+// behind its back.
 type SharedStorage interface {
+	SharedLog() bool
 	AppendLeavesFunc(ctx context.Context, build func(first int64) (bodies, hashes [][]byte, err error)) (first int64, err error)
 }
 
@@ -141,8 +145,9 @@ func NewLog(st Storage, signer *Signer, opts LogOptions) (*Log, error) {
 		queue: make(chan *pending, opts.QueueSize), done: make(chan struct{}),
 		subs: map[chan Record]struct{}{},
 	}
-	l.shared, _ = st.(SharedStorage)
-	if l.shared == nil {
+	if sh, ok := st.(SharedStorage); ok && sh.SharedLog() {
+		l.shared = sh
+	} else {
 		l.queued, _ = st.(QueuedStorage)
 	}
 	l.rf = &compact.RangeFactory{Hash: l.hasher.HashChildren}

@@ -169,6 +169,8 @@ func (m *memStorage) swapRows(i, j int64) {
 // append, as a store shared by several processes does.
 type sharedMem struct{ *memStorage }
 
+func (sharedMem) SharedLog() bool { return true }
+
 func (s sharedMem) AppendLeavesFunc(ctx context.Context, build func(first int64) (bodies, hashes [][]byte, err error)) (int64, error) {
 	m := s.memStorage
 	m.mu.Lock()

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/openspine/openspine/internal/audit"
+	"github.com/openspine/openspine/internal/store"
 	"github.com/openspine/openspine/internal/store/storetest"
 	"github.com/transparency-dev/merkle/rfc6962"
 )
@@ -229,4 +232,66 @@ func TestViewIndexFollowsTheLogThroughGaps(t *testing.T) {
 			t.Fatalf("patient key: %v (want %d, newest first)", got, want)
 		}
 	})
+}
+
+// Two spine processes on one PostgreSQL database append to one audit log
+// at the same time: every append succeeds (none is refused because the
+// other process appended first), each process's tree follows the stored
+// log, and the log verifies.
+func TestTwoProcessesAppendToOnePostgresLog(t *testing.T) {
+	u := storetest.NewPostgresSchema(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	signer, err := audit.OpenSigner(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs []*audit.Log
+	var st audit.Storage
+	for range 2 {
+		s, err := store.OpenPostgres(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		st = s.(audit.Storage)
+		l, err := audit.NewLog(st, signer, audit.LogOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		logs = append(logs, l)
+	}
+	const perWorker, workers = 40, 8
+	var wg sync.WaitGroup
+	var failures atomic.Int64
+	for w := range workers {
+		l := logs[w%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < perWorker; i++ {
+				r := &audit.Record{Time: time.Now(), RequestID: "r", Service: "pds", Action: "read", Method: "GET", Route: "/Patient/{id}", Status: 200, Patients: []string{"9000000009"}}
+				if err := l.Append(ctx, r); err != nil {
+					failures.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := failures.Load(); n != 0 {
+		t.Fatalf("%d of %d appends failed", n, perWorker*workers)
+	}
+	for i, l := range logs {
+		if _, err := l.Checkpoint(ctx); err != nil {
+			t.Fatalf("process %d: checkpoint: %v", i, err)
+		}
+	}
+	if size, _ := logs[0].Root(); size != perWorker*workers {
+		t.Fatalf("log size %d, want %d", size, perWorker*workers)
+	}
+	rep, err := audit.Verify(ctx, st, signer.PublicKey())
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify: %v\n%v", err, rep)
+	}
 }

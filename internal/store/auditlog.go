@@ -30,11 +30,21 @@ func (s *sqlStore) insertLeaves(ctx context.Context, tx *sql.Tx, first int64, bo
 	return s.execRows(ctx, tx, auditLogSQL, 3, args)
 }
 
+// AppendLeaves appends records whose bodies are already made.
 func (s *sqlStore) AppendLeaves(ctx context.Context, bodies, hashes [][]byte) (int64, error) {
+	return s.AppendLeavesFunc(ctx, func(int64) ([][]byte, [][]byte, error) { return bodies, hashes, nil })
+}
+
+// SharedLog tells the audit log whether other processes append to this
+// store's log: on PostgreSQL they may (every spine process on one
+// database); a SQLite data folder has one.
+func (s *sqlStore) SharedLog() bool { return s.d.numbered }
+
+// AppendLeavesFunc appends records whose bodies build makes once it knows,
+// under the log's lock, the index the first will get: the append of a log
+// that several processes share.
+func (s *sqlStore) AppendLeavesFunc(ctx context.Context, build func(first int64) (bodies, hashes [][]byte, err error)) (int64, error) {
 	defer observe("audit_append", time.Now())
-	if len(bodies) != len(hashes) {
-		return 0, fmt.Errorf("audit append: %d bodies, %d hashes", len(bodies), len(hashes))
-	}
 	var first int64
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if s.d.numbered {
@@ -45,6 +55,13 @@ func (s *sqlStore) AppendLeaves(ctx context.Context, bodies, hashes [][]byte) (i
 		}
 		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_log").Scan(&first); err != nil {
 			return err
+		}
+		bodies, hashes, err := build(first)
+		if err != nil {
+			return err
+		}
+		if len(bodies) != len(hashes) {
+			return fmt.Errorf("%d bodies, %d hashes", len(bodies), len(hashes))
 		}
 		return s.insertLeaves(ctx, tx, first, bodies, hashes)
 	})

@@ -382,57 +382,78 @@ func (w *sqliteWriter) commit(batch []*writeJob) {
 		answer(batch, *err)
 		return
 	}
+	// First without savepoints: inside one, SQLite keeps the original of
+	// every page a job changes in a statement journal, and frees it at the
+	// release (several % of the writer's time). Should a job fail, the
+	// transaction is rolled back and the batch run again with a savepoint
+	// per job, so that the failure is that job's alone. (A job alone in its
+	// batch never needs one: its failure rolls back only itself.)
+	results, err := w.attempt(batch, false)
+	if errors.Is(err, errRedo) {
+		results, err = w.attempt(batch, true)
+	}
+	if err != nil {
+		answer(batch, err)
+		return
+	}
+	commitBatch.Observe(float64(len(batch)))
+	writerBusy.Add(time.Since(start).Seconds())
+	w.synced <- &syncItem{jobs: batch, results: results, start: start}
+}
+
+// errRedo asks for a batch to be run again with savepoints.
+var errRedo = errors.New("a job failed: run the batch again with savepoints")
+
+// attempt runs a batch in one transaction and commits it; it returns each
+// job's outcome, or an error that fails the whole batch. Without
+// savepoints, a failing job rolls everything back: then the error is the
+// job's own if it was alone, else errRedo.
+func (w *sqliteWriter) attempt(batch []*writeJob, savepoints bool) ([]error, error) {
 	results := make([]error, len(batch))
 	tx, err := w.db.Begin()
 	if err != nil {
-		answer(batch, fmt.Errorf("begin: %w", err))
-		return
+		return nil, fmt.Errorf("begin: %w", err)
 	}
-	// A job alone in its batch needs no savepoint: if it fails, the whole
-	// transaction is rolled back. (Inside a savepoint SQLite also keeps the
-	// original of every page the job changes in a statement journal, which
-	// it must then free: several % of a bulk load's CPU.)
-	alone := len(batch) == 1
 	savepoint, release, rollback := tx.Stmt(w.savepoint), tx.Stmt(w.release), tx.Stmt(w.rollback)
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		if alone {
-			if err := j.fn(context.WithoutCancel(j.ctx), tx); err != nil {
-				tx.Rollback()
-				answer(batch, err)
-				return
+		if savepoints {
+			if _, err := savepoint.Exec(); err != nil {
+				results[i] = err
+				continue
 			}
-			continue
-		}
-		if _, err := savepoint.Exec(); err != nil {
-			results[i] = err
-			continue
 		}
 		// Statements run with a context that cannot be cancelled: the
 		// driver would otherwise hand every statement to a new goroutine
 		// to watch for cancellation, and the writer would wait for the
 		// scheduler between statements. A job is checked before it starts.
-		if err := j.fn(context.WithoutCancel(j.ctx), tx); err != nil {
+		err := j.fn(context.WithoutCancel(j.ctx), tx)
+		if err != nil && !savepoints {
+			tx.Rollback()
+			if len(batch) == 1 {
+				return nil, err
+			}
+			return nil, errRedo
+		}
+		if err != nil {
 			results[i] = err
 			if _, rerr := rollback.Exec(); rerr != nil {
 				// the transaction is unusable: fail the whole batch
 				tx.Rollback()
-				answer(batch, fmt.Errorf("rollback to savepoint: %w", rerr))
-				return
+				return nil, fmt.Errorf("rollback to savepoint: %w", rerr)
 			}
 		}
-		release.Exec()
+		if savepoints {
+			release.Exec()
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		answer(batch, fmt.Errorf("commit: %w", err))
-		return
+		return nil, fmt.Errorf("commit: %w", err)
 	}
-	commitBatch.Observe(float64(len(batch)))
-	writerBusy.Add(time.Since(start).Seconds())
-	w.synced <- &syncItem{jobs: batch, results: results, start: start}
+	return results, nil
 }
 
 // syncLoop makes committed batches durable, in commit order, one fsync for

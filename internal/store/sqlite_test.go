@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -173,5 +174,46 @@ func TestSQLiteAuditTrailMovesToItsOwnFile(t *testing.T) {
 	}
 	if _, err := st.Read(ctx, "Basic", "kept"); err != nil {
 		t.Fatalf("spine.db lost its own resource: %v", err)
+	}
+}
+
+// Jobs that share a batch: one that fails after writing leaves nothing,
+// the others are committed, and each is answered with its own outcome
+// (the writer runs a batch without savepoints first and again with them
+// when a job fails).
+func TestSQLiteFailingJobLeavesTheRestOfItsBatch(t *testing.T) {
+	ctx := context.Background()
+	s := openTestSQLite(t)
+	boom := errors.New("boom")
+	var waits []func() error
+	for i := 0; i < 60; i++ {
+		key := "k" + string(rune('a'+i/26)) + string(rune('a'+i%26))
+		fail := i%7 == 3
+		wait, err := s.enqueue(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO claims (key, until) VALUES (?, 0)", key); err != nil {
+				return err
+			}
+			if fail {
+				return boom
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waits = append(waits, wait)
+	}
+	for i, w := range waits {
+		err := w()
+		if fail := i%7 == 3; fail != errors.Is(err, boom) || (!fail && err != nil) {
+			t.Fatalf("job %d answered %v", i, err)
+		}
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM claims").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if want := 60 - 9; n != want { // i%7 == 3 for 9 of 0..59
+		t.Fatalf("%d rows stored, want %d", n, want)
 	}
 }

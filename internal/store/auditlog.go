@@ -40,6 +40,20 @@ func (s *sqlStore) AppendLeaves(ctx context.Context, bodies, hashes [][]byte) (i
 // database); a SQLite data folder has one.
 func (s *sqlStore) SharedLog() bool { return s.d.numbered }
 
+// logEnd returns, inside an append's transaction, the index the next
+// record gets. On PostgreSQL it first takes the log's lock, so that one
+// process at a time appends and indexes stay consecutive.
+func (s *sqlStore) logEnd(ctx context.Context, tx *sql.Tx) (int64, error) {
+	if s.d.numbered {
+		if _, err := tx.ExecContext(ctx, "LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+			return 0, err
+		}
+	}
+	var end int64
+	err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_log").Scan(&end)
+	return end, err
+}
+
 // AppendLeavesFunc appends records whose bodies build makes once it knows,
 // under the log's lock, the index the first will get: the append of a log
 // that several processes share.
@@ -47,13 +61,8 @@ func (s *sqlStore) AppendLeavesFunc(ctx context.Context, build func(first int64)
 	defer observe("audit_append", time.Now())
 	var first int64
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if s.d.numbered {
-			// one appender at a time across every process: indexes stay consecutive
-			if _, err := tx.ExecContext(ctx, "LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"); err != nil {
-				return err
-			}
-		}
-		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_log").Scan(&first); err != nil {
+		var err error
+		if first, err = s.logEnd(ctx, tx); err != nil {
 			return err
 		}
 		bodies, hashes, err := build(first)
@@ -87,13 +96,8 @@ func (s *sqlStore) QueueLeaves(ctx context.Context, first int64, bodies, hashes 
 		return nil, fmt.Errorf("audit append: %d bodies, %d hashes", len(bodies), len(hashes))
 	}
 	fn := func(ctx context.Context, tx *sql.Tx) error {
-		if s.d.numbered {
-			if _, err := tx.ExecContext(ctx, "LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"); err != nil {
-				return err
-			}
-		}
-		var end int64
-		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_log").Scan(&end); err != nil {
+		end, err := s.logEnd(ctx, tx)
+		if err != nil {
 			return err
 		}
 		if end != first {
@@ -194,8 +198,9 @@ const auditIndexJob = 512
 
 // IndexAudit adds the search keys of the records below through (idempotent)
 // and then records that every record below through is indexed. Keys are
-// added in key order (consecutive keys share b-tree pages: a page is
-// written once for all of its new keys), in jobs of auditIndexJob keys; a
+// added in key order (keys is sorted in place; consecutive keys share
+// b-tree pages: a page is written once for all of its new keys), in jobs
+// of auditIndexJob keys; a
 // failure leaves the mark where it was, and the next catch-up adds the
 // keys again.
 func (s *sqlStore) IndexAudit(ctx context.Context, keys []AuditKey, through int64) error {

@@ -200,9 +200,8 @@ const auditIndexJob = 512
 // and then records that every record below through is indexed. Keys are
 // added in key order (keys is sorted in place; consecutive keys share
 // b-tree pages: a page is written once for all of its new keys), in jobs
-// of auditIndexJob keys; a
-// failure leaves the mark where it was, and the next catch-up adds the
-// keys again.
+// of auditIndexJob keys; a failure leaves the mark where it was, and the
+// next catch-up adds the keys again.
 func (s *sqlStore) IndexAudit(ctx context.Context, keys []AuditKey, through int64) error {
 	slices.SortFunc(keys, func(a, b AuditKey) int {
 		if c := strings.Compare(a.Key, b.Key); c != 0 {

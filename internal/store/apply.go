@@ -197,20 +197,20 @@ var indexInsert = map[search.Type]struct {
 	cols   string
 	values func(rid int64, typ string, e search.Entry) []any
 }{
-	search.String: {"rid, type, param, norm, exact", func(rid int64, typ string, e search.Entry) []any {
-		return []any{rid, typ, e.Param, e.Norm, e.Exact}
+	search.String: {"rid, pid, norm, exact", func(rid int64, typ string, e search.Entry) []any {
+		return []any{rid, ParamKey(typ, e.Param), e.Norm, e.Exact}
 	}},
-	search.Token: {"rid, type, param, system, code", func(rid int64, typ string, e search.Entry) []any {
-		return []any{rid, typ, e.Param, e.System, e.Code}
+	search.Token: {"rid, pid, system, code", func(rid int64, typ string, e search.Entry) []any {
+		return []any{rid, ParamKey(typ, e.Param), e.System, e.Code}
 	}},
-	search.Date: {"rid, type, param, lo, hi", func(rid int64, typ string, e search.Entry) []any {
-		return []any{rid, typ, e.Param, e.Lo, e.Hi}
+	search.Date: {"rid, pid, lo, hi", func(rid int64, typ string, e search.Entry) []any {
+		return []any{rid, ParamKey(typ, e.Param), e.Lo, e.Hi}
 	}},
-	search.Number: {"rid, type, param, num", func(rid int64, typ string, e search.Entry) []any {
-		return []any{rid, typ, e.Param, e.Num}
+	search.Number: {"rid, pid, num", func(rid int64, typ string, e search.Entry) []any {
+		return []any{rid, ParamKey(typ, e.Param), e.Num}
 	}},
-	search.Reference: {"rid, type, param, ref_type, ref_id", func(rid int64, typ string, e search.Entry) []any {
-		return []any{rid, typ, e.Param, e.RefType, e.RefID}
+	search.Reference: {"rid, pid, ref_type, ref_id", func(rid int64, typ string, e search.Entry) []any {
+		return []any{rid, ParamKey(typ, e.Param), e.RefType, e.RefID}
 	}},
 }
 

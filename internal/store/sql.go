@@ -135,23 +135,99 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 func (s *sqlStore) Close() error { return s.closeFn() }
 
 func (s *sqlStore) migrate(ctx context.Context, q querier) error {
-	for _, stmt := range schemaFor(s.d) {
-		if _, err := q.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("create schema: %w", err)
-		}
+	stmts := schemaFor(s.d)
+	if _, err := q.ExecContext(ctx, stmts[0]); err != nil { // the meta table
+		return fmt.Errorf("create schema: %w", err)
 	}
 	var v string
 	err := q.QueryRowContext(ctx, s.rb("SELECT value FROM meta WHERE key = ?"), "schema").Scan(&v)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		_, err = q.ExecContext(ctx, s.rb("INSERT INTO meta (key, value) VALUES (?, ?)"), "schema", schemaVersion)
-		return err
+		v = ""
 	case err != nil:
 		return err
+	case v == "1":
+		if err := s.inTx(ctx, q, s.migrateIndexRows); err != nil {
+			return fmt.Errorf("migrate schema 1 to %s: %w", schemaVersion, err)
+		}
+		v = schemaVersion
 	case v != schemaVersion:
 		return fmt.Errorf("database schema version %s, this server needs %s", v, schemaVersion)
 	}
-	return nil
+	for _, stmt := range stmts[1:] {
+		if _, err := q.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("create schema: %w", err)
+		}
+	}
+	if v == "" {
+		_, err = q.ExecContext(ctx, s.rb("INSERT INTO meta (key, value) VALUES (?, ?)"), "schema", schemaVersion)
+	}
+	return err
+}
+
+// inTx runs fn in q's transaction, or in a new one when q is a database.
+func (s *sqlStore) inTx(ctx context.Context, q querier, fn func(ctx context.Context, q querier) error) error {
+	db, ok := q.(*sql.DB)
+	if !ok {
+		return fn(ctx, q)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(ctx, tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// migrateIndexRows rewrites schema 1's index tables, keyed by (type,
+// param) text, as schema 2's, keyed by ParamKey(type, param); the indexes
+// are then created with the rest of the schema.
+func (s *sqlStore) migrateIndexRows(ctx context.Context, q querier) error {
+	for _, t := range indexTypes {
+		table, cols := tableFor[t], strings.TrimPrefix(indexInsert[t].cols, "rid, pid, ")
+		var create string
+		for _, stmt := range schemaFor(s.d) {
+			if strings.HasPrefix(stmt, "CREATE TABLE IF NOT EXISTS "+table+" (") {
+				create = strings.Replace(stmt, " "+table+" (", " "+table+"_v2 (", 1)
+			}
+		}
+		if _, err := q.ExecContext(ctx, create); err != nil {
+			return err
+		}
+		rows, err := q.QueryContext(ctx, "SELECT DISTINCT type, param FROM "+table)
+		if err != nil {
+			return err
+		}
+		var pairs [][2]string
+		for rows.Next() {
+			var p [2]string
+			if err := rows.Scan(&p[0], &p[1]); err != nil {
+				rows.Close()
+				return err
+			}
+			pairs = append(pairs, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, p := range pairs {
+			if _, err := q.ExecContext(ctx, s.rb("INSERT INTO "+table+"_v2 (rid, pid, "+cols+") SELECT rid, ?, "+cols+" FROM "+table+" WHERE type = ? AND param = ?"),
+				ParamKey(p[0], p[1]), p[0], p[1]); err != nil {
+				return err
+			}
+		}
+		for _, stmt := range []string{"DROP TABLE " + table, "ALTER TABLE " + table + "_v2 RENAME TO " + table} {
+			if _, err := q.ExecContext(ctx, stmt); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := q.ExecContext(ctx, s.rb("UPDATE meta SET value = ? WHERE key = ?"), schemaVersion, "schema")
+	return err
 }
 
 const readQuery = "SELECT version, ts, deleted, body FROM resources WHERE type = ? AND id = ?"
@@ -336,13 +412,13 @@ func (s *sqlStore) Include(ctx context.Context, src []Ref, inc search.Include, l
 	if len(src) == 0 {
 		return nil, nil
 	}
-	args := []any{inc.SourceType, inc.Param.Name}
+	args := []any{inc.SourceType, ParamKey(inc.SourceType, inc.Param.Name)}
 	for _, r := range src {
 		args = append(args, r.ID)
 	}
 	query := `SELECT 0, r2.type, r2.id, r2.version, r2.ts, r2.deleted, r2.body
 FROM resources r1 JOIN sp_ref x ON x.rid = r1.rid JOIN resources r2 ON r2.type = x.ref_type AND r2.id = x.ref_id
-WHERE r1.type = ? AND x.param = ? AND r1.id IN (` + placeholders(len(src)) + `) AND r2.deleted = 0`
+WHERE r1.type = ? AND x.pid = ? AND r1.id IN (` + placeholders(len(src)) + `) AND r2.deleted = 0`
 	if inc.TargetType != "" {
 		query += " AND x.ref_type = ?"
 		args = append(args, inc.TargetType)
@@ -365,11 +441,11 @@ func (s *sqlStore) RevInclude(ctx context.Context, targets []Ref, inc search.Inc
 	}
 	var out []Record
 	for typ, ids := range byType {
-		args := append([]any{inc.SourceType, inc.Param.Name, typ}, ids...)
-		args = append(args, limit)
+		args := append([]any{ParamKey(inc.SourceType, inc.Param.Name), typ}, ids...)
+		args = append(args, inc.SourceType, limit)
 		query := `SELECT 0, r.type, r.id, r.version, r.ts, r.deleted, r.body
 FROM sp_ref x JOIN resources r ON r.rid = x.rid
-WHERE x.type = ? AND x.param = ? AND x.ref_type = ? AND x.ref_id IN (` + placeholders(len(ids)) + `) AND r.deleted = 0 LIMIT ?`
+WHERE x.pid = ? AND x.ref_type = ? AND x.ref_id IN (` + placeholders(len(ids)) + `) AND r.type = ? AND r.deleted = 0 LIMIT ?`
 		rows, err := s.db.QueryContext(ctx, s.rb(query), args...)
 		if err != nil {
 			return nil, fmt.Errorf("revinclude: %w", err)

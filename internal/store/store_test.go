@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -387,6 +389,90 @@ func TestAuditLeaves(t *testing.T) {
 		bodies, err := as.Leaves(ctx, 0, n)
 		if n != 40 || err != nil || len(bodies) != 40 {
 			t.Fatalf("size %d, %d bodies, %v", n, len(bodies), err)
+		}
+	})
+}
+
+// A database of schema 1 (index rows keyed by type and parameter text) is
+// migrated when opened: its index rows are kept, rewritten with ParamKey,
+// and every search finds what it found before.
+func TestSchema1IndexRowsAreMigrated(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		s, dsn, dir := b.Open(t)
+		root := change(store.Create, "root", org("Leeds Teaching Hospitals", "RR8", map[string]any{
+			"extension": []any{map[string]any{"url": "x", "valueDate": "1948-07-05"}, map[string]any{"url": "y", "valueInteger": json.Number("1500")}}}))
+		child := change(store.Create, "child", org("St James's University Hospital", "RR813", map[string]any{
+			"partOf": map[string]any{"reference": "Organization/root"}, "active": false}))
+		other := change(store.Create, "other", org("Leeds Community Healthcare", "RY6", nil))
+		if _, err := s.Apply(ctx, []store.Change{root, child, other}); err != nil {
+			t.Fatal(err)
+		}
+		queries := []string{"name=leeds", "identifier=RR813", "active=false", "partof=Organization/root", "founded=1948", "beds=gt1000", "name:missing=false&active=true", "_sort=-name"}
+		before := map[string][]string{}
+		for _, raw := range queries {
+			refs, err := s.Search(ctx, query(t, raw), 10)
+			if err != nil {
+				t.Fatalf("%s: %v", raw, err)
+			}
+			before[raw] = ids(refs)
+		}
+		s.Close()
+
+		driver, source := "pgx", dsn
+		if b.Name == "sqlite" {
+			driver, source = "sqlite3", dir+"/spine.db"
+		}
+		db, err := sql.Open(driver, source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		v1 := map[string]string{"sp_string": "norm, exact", "sp_token": "system, code", "sp_date": "lo, hi", "sp_number": "num", "sp_ref": "ref_type, ref_id"}
+		types := map[string]string{"norm": "TEXT", "exact": "TEXT", "system": "TEXT", "code": "TEXT", "lo": "BIGINT", "hi": "BIGINT", "num": "DOUBLE PRECISION", "ref_type": "TEXT", "ref_id": "TEXT"}
+		for table, cols := range v1 {
+			ddl := "CREATE TABLE " + table + "_v1 (rid BIGINT NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL"
+			for _, c := range strings.Split(cols, ", ") {
+				ddl += ", " + c + " " + types[c] + " NOT NULL"
+			}
+			stmts := []string{ddl + ")"}
+			for _, p := range orgParams {
+				stmts = append(stmts, fmt.Sprintf("INSERT INTO %s_v1 SELECT rid, 'Organization', '%s', %s FROM %s WHERE pid = %d", table, p.Name, cols, table, store.ParamKey("Organization", p.Name)))
+			}
+			stmts = append(stmts, "DROP TABLE "+table, "ALTER TABLE "+table+"_v1 RENAME TO "+table)
+			for _, q := range stmts {
+				if _, err := db.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+		}
+		if _, err := db.Exec("UPDATE meta SET value = '1' WHERE key = 'schema'"); err != nil {
+			t.Fatal(err)
+		}
+		var tokens int
+		if err := db.QueryRow("SELECT COUNT(*) FROM sp_token WHERE param = 'identifier'").Scan(&tokens); err != nil || tokens != 3 {
+			t.Fatalf("schema 1 identifier rows: %d %v", tokens, err)
+		}
+
+		for round := 0; round < 2; round++ { // the second open finds schema 2
+			s, err := store.Open(ctx, dsn, dir)
+			if err != nil {
+				t.Fatalf("open %d: %v", round, err)
+			}
+			for _, raw := range queries {
+				refs, err := s.Search(ctx, query(t, raw), 10)
+				if err != nil {
+					t.Fatalf("%s: %v", raw, err)
+				}
+				if got := ids(refs); fmt.Sprint(got) != fmt.Sprint(before[raw]) || len(got) == 0 {
+					t.Fatalf("after migration %s = %v, before %v", raw, got, before[raw])
+				}
+			}
+			s.Close()
+		}
+		var v string
+		if err := db.QueryRow("SELECT value FROM meta WHERE key = 'schema'").Scan(&v); err != nil || v != "2" {
+			t.Fatalf("schema version %q %v", v, err)
 		}
 	})
 }

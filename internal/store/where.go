@@ -47,18 +47,18 @@ func buildWhere(d dialect, q *search.Query) (string, []any) {
 				continue
 			}
 			b.WriteString(" AND ")
-			args = clauseSQL(&b, args, c, "d.rid")
+			args = clauseSQL(&b, args, q.Type, c, "d.rid")
 		}
 		b.WriteString(")")
 		for _, c := range rest {
 			b.WriteString(" AND ")
-			args = clauseSQL(&b, args, c, "r.rid")
+			args = clauseSQL(&b, args, q.Type, c, "r.rid")
 		}
 		return b.String(), args
 	}
 	for _, c := range clauses {
 		b.WriteString(" AND ")
-		args = clauseSQL(&b, args, c, "r.rid")
+		args = clauseSQL(&b, args, q.Type, c, "r.rid")
 	}
 	return b.String(), args
 }
@@ -77,8 +77,8 @@ func drives(c search.Clause) bool {
 // list the database walks by the value index), left open for the other
 // index clauses, which the caller adds and closes.
 func driveSQL(b *strings.Builder, args []any, typ string, c search.Clause) []any {
-	b.WriteString("r.rid IN (SELECT d.rid FROM " + tableFor[c.Param.Type] + " d WHERE d.type = ? AND d.param = ? AND (")
-	args = append(args, typ, c.Param.Name)
+	b.WriteString("r.rid IN (SELECT d.rid FROM " + tableFor[c.Param.Type] + " d WHERE d.pid = ? AND (")
+	args = append(args, ParamKey(typ, c.Param.Name))
 	args = valuesSQL(b, args, c)
 	b.WriteString(")")
 	return args
@@ -126,9 +126,9 @@ func selectivity(c search.Clause) int {
 	return 5
 }
 
-// clauseSQL writes c as a condition on the resource whose rid is the
-// expression rid.
-func clauseSQL(b *strings.Builder, args []any, c search.Clause, rid string) []any {
+// clauseSQL writes c as a condition on the resource of type typ whose rid
+// is the expression rid.
+func clauseSQL(b *strings.Builder, args []any, typ string, c search.Clause, rid string) []any {
 	switch c.Param.Name {
 	case search.ParamID:
 		if c.Modifier == "not" {
@@ -156,20 +156,20 @@ func clauseSQL(b *strings.Builder, args []any, c search.Clause, rid string) []an
 		b.WriteByte(')')
 		return args
 	}
-	table := tableFor[c.Param.Type]
+	table, pid := tableFor[c.Param.Type], ParamKey(typ, c.Param.Name)
 	switch c.Modifier {
 	case "missing":
 		if c.Values[0].Missing {
 			b.WriteString("NOT ")
 		}
-		b.WriteString("EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + rid + " AND x.param = ?)")
-		return append(args, c.Param.Name)
+		b.WriteString("EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + rid + " AND x.pid = ?)")
+		return append(args, pid)
 	case "not":
-		b.WriteString("NOT EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + rid + " AND x.param = ? AND (")
-		args = append(args, c.Param.Name)
+		b.WriteString("NOT EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + rid + " AND x.pid = ? AND (")
+		args = append(args, pid)
 	default:
-		b.WriteString("EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + rid + " AND x.param = ? AND (")
-		args = append(args, c.Param.Name)
+		b.WriteString("EXISTS (SELECT 1 FROM " + table + " x WHERE x.rid = " + rid + " AND x.pid = ? AND (")
+		args = append(args, pid)
 	}
 	args = valuesSQL(b, args, c)
 	b.WriteString("))")
@@ -309,8 +309,8 @@ func buildOrder(q *search.Query) (string, []any) {
 			if k.Param.Type == search.Date && k.Desc {
 				col = "hi"
 			}
-			expr = "(SELECT " + agg + "(" + col + ") FROM " + tableFor[k.Param.Type] + " x WHERE x.rid = r.rid AND x.param = ?)"
-			args = append(args, k.Param.Name)
+			expr = "(SELECT " + agg + "(" + col + ") FROM " + tableFor[k.Param.Type] + " x WHERE x.rid = r.rid AND x.pid = ?)"
+			args = append(args, ParamKey(q.Type, k.Param.Name))
 		}
 		parts = append(parts, expr+dir+" NULLS LAST")
 	}

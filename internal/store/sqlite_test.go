@@ -217,3 +217,33 @@ func TestSQLiteFailingJobLeavesTheRestOfItsBatch(t *testing.T) {
 		t.Fatalf("%d rows stored, want %d", n, want)
 	}
 }
+
+// BulkLoad changes the writer's page cache and temp store for the index
+// builds, and gives them back afterwards.
+func TestSQLiteBulkLoadRestoresTheWriterSettings(t *testing.T) {
+	ctx := context.Background()
+	s := openTestSQLite(t)
+	settings := func() (cache, temp int64) {
+		t.Helper()
+		if err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			if err := tx.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&cache); err != nil {
+				return err
+			}
+			return tx.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&temp)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	cache, temp := settings()
+	err := s.BulkLoad(ctx, func() error {
+		_, err := s.Apply(ctx, []Change{createChange("a")})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, tm := settings(); c != cache || tm != temp || temp != 2 || cache == -indexBuildCacheKiB {
+		t.Errorf("after the load: cache %d temp_store %d, before %d %d (temp_store 2 = memory)", c, tm, cache, temp)
+	}
+}

@@ -476,3 +476,60 @@ func TestSchema1IndexRowsAreMigrated(t *testing.T) {
 		}
 	})
 }
+
+// BulkLoad drops the search indexes, loads, and builds them again: after
+// it every index of the schema exists and searches find what was loaded.
+func TestBulkLoadRebuildsTheIndexes(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		s, dsn, dir := b.Open(t)
+		err := s.BulkLoad(ctx, func() error {
+			for i := 0; i < 4; i++ {
+				var cs []store.Change
+				for j := 0; j < 50; j++ {
+					n := i*50 + j
+					cs = append(cs, change(store.Create, fmt.Sprintf("o%03d", n), org(fmt.Sprintf("Practice %03d", n), fmt.Sprintf("Y%05d", n), map[string]any{"active": n%2 == 0})))
+				}
+				if _, err := s.Apply(ctx, cs); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for raw, want := range map[string]int{"name=practice%2001": 10, "identifier=Y00042": 1, "active=true": 100, "name=practice": 200} {
+			refs, err := s.Search(ctx, query(t, raw), 500)
+			if err != nil || len(refs) != want {
+				t.Fatalf("%s: %d matches (want %d), %v", raw, len(refs), want, err)
+			}
+		}
+		driver, source, list := "pgx", dsn, "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+		if b.Name == "sqlite" {
+			driver, source, list = "sqlite3", dir+"/spine.db", "SELECT name FROM sqlite_master WHERE type = 'index'"
+		}
+		db, err := sql.Open(driver, source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		rows, err := db.Query(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := map[string]bool{}
+		for rows.Next() {
+			var name string
+			rows.Scan(&name)
+			have[name] = true
+		}
+		rows.Close()
+		for _, name := range []string{"resources_type_ts", "versions_type_seq", "sp_string_value", "sp_string_rid_value", "sp_token_value", "sp_token_rid_value",
+			"sp_date_lo", "sp_date_rid_value", "sp_number_value", "sp_number_rid", "sp_ref_value", "sp_ref_target", "sp_ref_rid"} {
+			if !have[name] {
+				t.Errorf("index %s missing after the bulk load (have %v)", name, have)
+			}
+		}
+	})
+}

@@ -245,6 +245,30 @@ func TestInsertedBehindTheLogsBack(t *testing.T) {
 	}
 }
 
+// A queued log does not read the stored size when it signs (see
+// Checkpoint): a foreign record makes its next batch fail, and then it
+// refuses to sign.
+func TestQueuedInsertedBehindTheLogsBack(t *testing.T) {
+	st := newQueuedMem()
+	l := newTestLog(t, st)
+	appendN(t, l, 10, 1)
+	if _, err := l.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(&Record{Index: 10, Service: "pds", Action: "read"})
+	st.setRow(10, memRow{body, rfc6962.DefaultHasher.HashLeaf(body)})
+	if err := l.Append(context.Background(), testRecord(10)); err == nil {
+		t.Fatal("a batch numbered over a foreign record was stored")
+	}
+	r := testRecord(11)
+	if err := l.Append(context.Background(), r); err != nil || r.Index != 11 {
+		t.Fatalf("appends go on after a foreign insertion: index %d, %v", r.Index, err)
+	}
+	if _, err := l.Checkpoint(context.Background()); err == nil || l.Tampered() == nil {
+		t.Fatal("the log signed a record it did not write")
+	}
+}
+
 func TestTamperedAtStart(t *testing.T) {
 	st := newMemStorage()
 	l := newTestLog(t, st)
@@ -302,6 +326,47 @@ func TestQueuedStorageKeepsBatchesInFlightInOrder(t *testing.T) {
 		t.Fatal(l.Tampered())
 	}
 	t.Logf("%d records in %d queued appends", n, st.queuedN)
+}
+
+// Records committed but not yet durable are visible in the storage while
+// their batch is in flight: a checkpoint signed meanwhile must not take
+// them for records added behind the log's back (it did: under load the log
+// then refused every later checkpoint as tampered).
+func TestQueuedStorageCheckpointsWhileBatchesAreInFlight(t *testing.T) {
+	st := newQueuedMem()
+	st.durable = 2 * time.Millisecond
+	l := newTestLog(t, st)
+	done := make(chan struct{})
+	var recs []*Record
+	go func() {
+		defer close(done)
+		recs = appendN(t, l, 1500, 50)
+	}()
+	signed := 0
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		if _, err := l.Checkpoint(context.Background()); err != nil {
+			t.Fatalf("checkpoint %d while appending: %v", signed, err)
+		}
+		signed++
+		time.Sleep(200 * time.Microsecond)
+	}
+	checkAppended(t, l, st, recs)
+	if l.Tampered() != nil {
+		t.Fatal(l.Tampered())
+	}
+	if _, err := l.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(context.Background(), st, testSigner(t).PublicKey())
+	if err != nil || !rep.OK() {
+		t.Fatalf("%v\n%v", err, rep)
+	}
+	t.Logf("%d checkpoints signed while appending", signed)
 }
 
 func TestQueuedStorageFailureFailsItsBatchAndResumesAtTheStoredEnd(t *testing.T) {

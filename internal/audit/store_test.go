@@ -234,6 +234,62 @@ func TestViewIndexFollowsTheLogThroughGaps(t *testing.T) {
 	})
 }
 
+// Follow indexes what was appended before it started (its catch-up) and
+// what is appended while it runs (its subscription), a second behind.
+func TestViewFollowIndexesTheLogAsItGrows(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		s, _, dir := b.Open(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		signer, err := audit.OpenSigner(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := audit.NewLog(s.(audit.Storage), signer, audit.LogOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		appendN := func(n int, user string) {
+			for i := 0; i < n; i++ {
+				r := &audit.Record{Time: time.Now(), RequestID: "r", Service: "pds", Action: "read", Method: "GET", Route: "/Patient/{id}", Status: 200, Patients: []string{"9000000009"}, UserID: user}
+				if err := l.Append(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		appendN(25, "before")
+		ist := s.(audit.IndexStore)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			audit.NewView(ist).Follow(ctx, l)
+		}()
+		appendN(15, "during")
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n, err := ist.AuditIndexed(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 40 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("indexed through %d of 40 after 10 s", n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for key, want := range map[string]int{"agent:before": 25, "agent:during": 15, "patient:9000000009": 40} {
+			if idxs, err := ist.AuditLookup(ctx, key, 0, 100); err != nil || len(idxs) != want {
+				t.Fatalf("%s: %d records, want %d (%v)", key, len(idxs), want, err)
+			}
+		}
+		cancel()
+		<-done // Follow returns when its context ends
+	})
+}
+
 // Two spine processes on one PostgreSQL database append to one audit log
 // at the same time: every append succeeds (none is refused because the
 // other process appended first), each process's tree follows the stored

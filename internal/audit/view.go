@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -144,6 +145,46 @@ func (v *View) Index(ctx context.Context, recs []Record) error {
 	}
 	v.next = last + 1
 	return nil
+}
+
+// Follow keeps the index up with the log until ctx ends: it catches up
+// once, then indexes what a subscription delivers, a second behind, in
+// batches of up to 8192 records (keys added together, sorted, share
+// b-tree pages). A failed batch is logged and done again with the next
+// one or at the next search.
+func (v *View) Follow(ctx context.Context, l *Log) {
+	records, cancel := l.Subscribe(16384)
+	defer cancel()
+	if err := v.Catchup(ctx); err != nil && ctx.Err() == nil {
+		slog.Error("audit index: catch-up failed", "err", err)
+	}
+	var batch []Record
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	flush := func() {
+		if len(batch) > 0 {
+			if err := v.Index(ctx, batch); err != nil && ctx.Err() == nil {
+				slog.Error("audit index: indexing failed (done again at the next batch or search)", "err", err)
+			}
+			batch = batch[:0]
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r, ok := <-records:
+			if !ok {
+				return
+			}
+			batch = append(batch, r)
+			if len(batch) >= 8192 {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
 }
 
 // recordKeys lists the search keys of records.

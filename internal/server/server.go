@@ -143,42 +143,7 @@ func (s *Server) Run(ctx context.Context) {
 			}
 		}
 	}()
-	records, cancel := s.Audit.Subscribe(16384)
-	go func() {
-		defer cancel()
-		if err := s.AuditView.Catchup(ctx); err != nil {
-			slog.Error("audit index: catch-up failed", "err", err)
-		}
-		// The audit search index follows the log a second behind, in large
-		// batches: keys added in order share b-tree pages.
-		var batch []audit.Record
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		flush := func() {
-			if len(batch) > 0 {
-				if err := s.AuditView.Index(ctx, batch); err != nil && ctx.Err() == nil {
-					slog.Error("audit index: indexing failed (done again at the next batch or search)", "err", err)
-				}
-				batch = batch[:0]
-			}
-		}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case r, ok := <-records:
-				if !ok {
-					return
-				}
-				batch = append(batch, r)
-				if len(batch) >= 8192 {
-					flush()
-				}
-			case <-tick.C:
-				flush()
-			}
-		}
-	}()
+	go s.AuditView.Follow(ctx, s.Audit)
 }
 
 // Close stops the audit log (signing a last checkpoint); close the store after it.

@@ -50,9 +50,13 @@ func (s *sqlStore) logEnd(ctx context.Context, tx *sql.Tx) (int64, error) {
 		}
 	}
 	var end int64
-	err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_log").Scan(&end)
+	err := s.txRow(ctx, tx, logEndSQL).Scan(&end)
 	return end, err
 }
+
+// logEndSQL is where the log ends (prepared on SQLite's write connection:
+// every audit batch asks).
+const logEndSQL = "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_log"
 
 // AppendLeavesFunc appends records whose bodies build makes once it knows,
 // under the log's lock, the index the first will get: the append of a log
@@ -244,7 +248,7 @@ const auditIndexedName = "audit_indexed"
 const auditIndexedSQL = "INSERT INTO sequences (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = " +
 	"CASE WHEN excluded.value > sequences.value THEN excluded.value ELSE sequences.value END"
 
-func init() { writeStatements = append(writeStatements, auditIndexedSQL) }
+func init() { writeStatements = append(writeStatements, auditIndexedSQL, logEndSQL) }
 
 // AuditIndexed returns one past the last record whose keys are all
 // indexed (0 when none). A store indexed before the mark existed is taken

@@ -149,6 +149,22 @@ func BenchmarkAppendSQLite(b *testing.B) {
 	})
 }
 
+// openStoreLog opens an audit log over a test store with the signer kept
+// in dir; it is closed at the test's end.
+func openStoreLog(t *testing.T, s store.Store, dir string) *audit.Log {
+	t.Helper()
+	signer, err := audit.OpenSigner(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.NewLog(s.(audit.Storage), signer, audit.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
 // The audit index over the real store: records handed to Index with gaps
 // (a subscription that dropped some), repeats and out of turn are all
 // indexed exactly once, the indexed-through mark never passes a record
@@ -157,15 +173,7 @@ func TestViewIndexFollowsTheLogThroughGaps(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		s, _, dir := b.Open(t)
 		ctx := context.Background()
-		signer, err := audit.OpenSigner(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := audit.NewLog(s.(audit.Storage), signer, audit.LogOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
+		l := openStoreLog(t, s, dir)
 		var recs []audit.Record
 		for i := 0; i < 40; i++ {
 			nhs := []string{"9000000009", "9000000017", "9000000025"}[i%3]
@@ -241,15 +249,7 @@ func TestViewFollowIndexesTheLogAsItGrows(t *testing.T) {
 		s, _, dir := b.Open(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		signer, err := audit.OpenSigner(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := audit.NewLog(s.(audit.Storage), signer, audit.LogOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
+		l := openStoreLog(t, s, dir)
 		appendN := func(n int, user string) {
 			for i := 0; i < n; i++ {
 				r := &audit.Record{Time: time.Now(), RequestID: "r", Service: "pds", Action: "read", Method: "GET", Route: "/Patient/{id}", Status: 200, Patients: []string{"9000000009"}, UserID: user}

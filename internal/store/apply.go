@@ -393,8 +393,11 @@ func (s *sqlStore) BulkLoad(ctx context.Context, load func() error) error {
 	if err == nil {
 		err = run(append(creates, "ANALYZE"))
 	}
-	if err == nil && len(restore) > 0 {
-		err = run(restore)
+	// the writer's settings come back even when a build failed
+	if len(restore) > 0 {
+		if rerr := run(restore); err == nil {
+			err = rerr
+		}
 	}
 	if perr := s.writerPragma(ctx, "PRAGMA temp_store = MEMORY"); err == nil {
 		err = perr

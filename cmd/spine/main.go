@@ -25,10 +25,8 @@ import (
 	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/directory"
 	"github.com/openspine/openspine/internal/engine"
-	"github.com/openspine/openspine/internal/fhir"
 	"github.com/openspine/openspine/internal/monitor"
 	"github.com/openspine/openspine/internal/policy"
-	"github.com/openspine/openspine/internal/search"
 	"github.com/openspine/openspine/internal/server"
 	"github.com/openspine/openspine/internal/store"
 	"github.com/openspine/openspine/internal/trace"
@@ -115,6 +113,9 @@ func (s *storageFlags) openServices(ctx context.Context) (store.Store, *server.S
 		return nil, nil, err
 	}
 	srv, err := server.New(server.Config{}, st)
+	if err == nil {
+		err = srv.EnsureIndexed(ctx)
+	}
 	if err != nil {
 		st.Close()
 		return nil, nil, err
@@ -226,6 +227,9 @@ func serve(args []string) error {
 		return err
 	}
 	defer srv.Close() // signs a last audit checkpoint before the store closes
+	if err := srv.EnsureIndexed(ctx); err != nil {
+		return err
+	}
 	if !*noDemo {
 		loaded, err := directory.LoadDemo(ctx, srv.Directory)
 		if err != nil {
@@ -291,15 +295,8 @@ func reindex(args []string) error {
 	defer st.Close()
 	for _, svc := range srv.Services() {
 		for _, typ := range svc.TypeNames() {
-			def, _ := svc.Type(typ)
 			start := time.Now()
-			n, err := st.Reindex(ctx, typ, func(body []byte) ([]search.Entry, error) {
-				res, err := fhir.DecodeResource(body, typ)
-				if err != nil {
-					return nil, err
-				}
-				return def.IndexEntries(res), nil
-			})
+			n, err := svc.Reindex(ctx, typ)
 			if err != nil {
 				return err
 			}

@@ -26,6 +26,9 @@ type TypeDef struct {
 	// Index, when set, adjusts the index entries extracted from Params
 	// (derived keys, normalised values; nil hides the resource from search).
 	Index func(res fhir.Resource, entries []search.Entry) []search.Entry
+	// IndexVersion changes whenever Index derives different rows from the
+	// same resource: stored rows are then rebuilt (Service.EnsureIndexed).
+	IndexVersion int
 	// UpdateCreate lets PUT create a resource with a client-chosen id.
 	UpdateCreate bool
 	Doc          string

@@ -172,6 +172,17 @@ func (s *Server) Services() []*engine.Service {
 	return []*engine.Service{s.Directory, s.PDS.Engine(), s.EPS.Engine()}
 }
 
+// EnsureIndexed rebuilds the search index rows of every type whose search
+// definitions changed since they were written (engine.Service.EnsureIndexed).
+func (s *Server) EnsureIndexed(ctx context.Context) error {
+	for _, svc := range s.Services() {
+		if err := svc.EnsureIndexed(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Serve listens on ln until ctx is cancelled, then stops accepting, lets
 // in-flight requests finish (up to drain) and returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {

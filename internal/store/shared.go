@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -71,4 +72,27 @@ func (s *sqlStore) TakeToken(ctx context.Context, key string, rate float64, burs
 		return false, 0, fmt.Errorf("bucket %s: %w", key, err)
 	}
 	return ok, max(wait, time.Millisecond), nil
+}
+
+func (s *sqlStore) Setting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, s.rb("SELECT value FROM meta WHERE key = ?"), key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("setting %s: %w", key, err)
+	}
+	return v, nil
+}
+
+func (s *sqlStore) SetSetting(ctx context.Context, key, value string) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.rb("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"), key, value)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("setting %s: %w", key, err)
+	}
+	return nil
 }

@@ -137,6 +137,10 @@ type Store interface {
 	// TakeToken takes n tokens from the shared bucket key (refilled at
 	// rate per second up to burst); when too few remain it says how long to wait.
 	TakeToken(ctx context.Context, key string, rate float64, burst, n int) (ok bool, retryAfter time.Duration, err error)
+	// Setting returns a named setting kept with the data ("" when unset);
+	// SetSetting stores one durably. The schema version is one ("schema").
+	Setting(ctx context.Context, key string) (string, error)
+	SetSetting(ctx context.Context, key, value string) error
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Backend names the implementation ("sqlite" or "postgres").

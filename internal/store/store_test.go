@@ -306,6 +306,34 @@ func TestConcurrentIfMatch(t *testing.T) {
 	})
 }
 
+// Settings are kept across a reopen; an unset one reads as "".
+func TestSettings(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		s, dsn, dir := b.Open(t)
+		if v, err := s.Setting(ctx, "index/x"); err != nil || v != "" {
+			t.Fatalf("unset: %q %v", v, err)
+		}
+		for _, v := range []string{"one", "two"} {
+			if err := s.SetSetting(ctx, "index/x", v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Close()
+		s2, err := store.Open(ctx, dsn, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s2.Close()
+		if v, err := s2.Setting(ctx, "index/x"); err != nil || v != "two" {
+			t.Fatalf("after reopen: %q %v", v, err)
+		}
+		if v, err := s2.Setting(ctx, "schema"); err != nil || v != "2" {
+			t.Fatalf("schema setting: %q %v", v, err)
+		}
+	})
+}
+
 func TestClaimsAndBuckets(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		s, dsn, dir := b.Open(t)

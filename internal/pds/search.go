@@ -254,6 +254,11 @@ func (s *Service) Search(ctx context.Context, q *Query) (*Result, error) {
 			vals = vals[:search.MaxValues]
 		}
 		sq.Clauses = append(sq.Clauses, strClause("matchkey", search.Token, vals...))
+	} else if len(q.BirthDate) == 1 && q.BirthDate[0].prefix == "eq" && !strings.Contains(q.Family, "*") && fullDate(q.BirthDate[0].date) {
+		// A family name and one birth date: one look-up of their exact key
+		// finds the few records literalMatch may accept (indexPatient).
+		k := exactKey(q.Family, q.BirthDate[0].date)
+		sq.Clauses = append(sq.Clauses, strClause("matchkey", search.Token, search.Value{Code: k, Raw: k}))
 	} else if len(q.BirthDate) == 1 && q.BirthDate[0].prefix == "eq" {
 		// One birth date: the most selective index by far (about 30 people
 		// per day in a million) drives; the family name (any name's, a

@@ -71,7 +71,7 @@ var patientParams = []search.Param{
 // New creates the service.
 func New(st store.Store) *Service {
 	eng := engine.NewService("personal-demographics", Base, st, engine.TypeDef{
-		Name: "Patient", Params: patientParams, Index: indexPatient, UpdateCreate: false,
+		Name: "Patient", Params: patientParams, Index: indexPatient, IndexVersion: 1, UpdateCreate: false,
 		Doc: "Patients by NHS number",
 	})
 	return &Service{eng: eng, store: st, Allocation: DefaultAllocation, Policy: policy.Default()}
@@ -131,7 +131,34 @@ func indexPatient(res fhir.Resource, entries []search.Entry) []search.Entry {
 	for _, k := range matching.Keys(person(res)) {
 		entries = append(entries, search.Entry{Param: "matchkey", Type: search.Token, Code: k})
 	}
+	if birth, _ := res["birthDate"].(string); fullDate(birth) {
+		var keys []string
+		for _, n := range search.Walk(res, "name") {
+			m, _ := n.(map[string]any)
+			if f, _ := m["family"].(string); f != "" {
+				keys = append(keys, exactKey(f, birth))
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range slices.Compact(keys) {
+			entries = append(entries, search.Entry{Param: "matchkey", Type: search.Token, Code: k})
+		}
+	}
 	return entries
+}
+
+// exactKey is the lookup key of a non-fuzzy search for family on one birth
+// date: the family name folded as literalMatch compares it, so every
+// record literalMatch accepts on any of its names (current or not) carries
+// the key of the query. (The blocking keys of fuzzy matching, Soundex
+// codes, fold differently and cannot promise that.)
+func exactKey(family, birthDate string) string {
+	return "x:" + search.Fold(family) + ":" + birthDate
+}
+
+// fullDate reports a date of day precision (YYYY-MM-DD).
+func fullDate(s string) bool {
+	return len(s) == 10 && s[4] == '-' && s[7] == '-'
 }
 
 // postcodeKey normalises a postcode for search: upper case, no spaces.

@@ -113,9 +113,6 @@ func (s *storageFlags) openServices(ctx context.Context) (store.Store, *server.S
 		return nil, nil, err
 	}
 	srv, err := server.New(server.Config{}, st)
-	if err == nil {
-		err = srv.EnsureIndexed(ctx)
-	}
 	if err != nil {
 		st.Close()
 		return nil, nil, err

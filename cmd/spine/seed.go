@@ -38,6 +38,9 @@ func seed(args []string) error {
 		return err
 	}
 	defer st.Close()
+	if err := srv.EnsureIndexed(ctx); err != nil { // what was stored before is searched alike
+		return err
+	}
 	if _, err := directory.LoadDemo(ctx, srv.Directory); err != nil {
 		return err
 	}

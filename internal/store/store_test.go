@@ -507,6 +507,8 @@ func TestSchema1IndexRowsAreMigrated(t *testing.T) {
 
 // BulkLoad drops the search indexes, loads, and builds them again: after
 // it every index of the schema exists and searches find what was loaded.
+// Reindex then rebuilds the rows of more than two pages of resources that
+// share timestamps (it pages by timestamp and rid).
 func TestBulkLoadRebuildsTheIndexes(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
@@ -514,9 +516,9 @@ func TestBulkLoadRebuildsTheIndexes(t *testing.T) {
 		err := s.BulkLoad(ctx, func() error {
 			for i := 0; i < 4; i++ {
 				var cs []store.Change
-				for j := 0; j < 50; j++ {
-					n := i*50 + j
-					cs = append(cs, change(store.Create, fmt.Sprintf("o%03d", n), org(fmt.Sprintf("Practice %03d", n), fmt.Sprintf("Y%05d", n), map[string]any{"active": n%2 == 0})))
+				for j := 0; j < 300; j++ {
+					n := i*300 + j
+					cs = append(cs, change(store.Create, fmt.Sprintf("o%04d", n), org(fmt.Sprintf("Practice %04d", n), fmt.Sprintf("Y%05d", n), map[string]any{"active": n%2 == 0})))
 				}
 				if _, err := s.Apply(ctx, cs); err != nil {
 					return err
@@ -527,12 +529,27 @@ func TestBulkLoadRebuildsTheIndexes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for raw, want := range map[string]int{"name=practice%2001": 10, "identifier=Y00042": 1, "active=true": 100, "name=practice": 200} {
-			refs, err := s.Search(ctx, query(t, raw), 500)
-			if err != nil || len(refs) != want {
-				t.Fatalf("%s: %d matches (want %d), %v", raw, len(refs), want, err)
+		check := func(when string) {
+			t.Helper()
+			for raw, want := range map[string]int{"name=practice%20001": 10, "identifier=Y00042": 1, "active=true": 600, "name=practice": 1200} {
+				refs, err := s.Search(ctx, query(t, raw), 2000)
+				if err != nil || len(refs) != want {
+					t.Fatalf("%s: %s: %d matches (want %d), %v", when, raw, len(refs), want, err)
+				}
 			}
 		}
+		check("after the load")
+		n, err := s.Reindex(ctx, "Organization", func(b []byte) ([]search.Entry, error) {
+			res, err := fhir.DecodeResource(b, "Organization")
+			if err != nil {
+				return nil, err
+			}
+			return search.Extract(res, orgParams), nil
+		})
+		if err != nil || n != 1200 {
+			t.Fatalf("reindex: %d %v", n, err)
+		}
+		check("after a reindex")
 		driver, source, list := "pgx", dsn, "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
 		if b.Name == "sqlite" {
 			driver, source, list = "sqlite3", dir+"/spine.db", "SELECT name FROM sqlite_master WHERE type = 'index'"

@@ -27,6 +27,10 @@ var (
 		Name: "spine_store_writer_busy_seconds_total",
 		Help: "Wall time the single SQLite writer spent running and committing write batches (its rate is the writer's utilisation; near 1 it is the bottleneck).",
 	})
+	walCheckpoints = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "spine_store_wal_checkpoints_total",
+		Help: "SQLite write-ahead log checkpoints by mode: PASSIVE every second, TRUNCATE when the log has grown past its limit.",
+	}, []string{"mode"})
 	commitSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name:    "spine_store_commit_seconds",
 		Help:    "Time from the start of a write batch to its durability (fsync included); on SQLite one observation per batch.",

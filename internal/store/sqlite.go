@@ -52,7 +52,7 @@ func checkpoint(cdb *sql.DB, walPath string) {
 		mode = "TRUNCATE"
 	}
 	var busy, frames, copied int
-	if err := cdb.QueryRow("PRAGMA wal_checkpoint(" + mode + ")").Scan(&busy, &frames, &copied); err != nil {
+	if err := cdb.QueryRow("PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &copied); err != nil {
 		slog.Warn("sqlite: WAL checkpoint failed", "mode", mode, "err", err)
 		return
 	}

@@ -29,7 +29,7 @@ var (
 	})
 	walCheckpoints = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "spine_store_wal_checkpoints_total",
-		Help: "SQLite write-ahead log checkpoints by mode: PASSIVE every second, TRUNCATE when the log has grown past its limit.",
+		Help: "SQLite write-ahead log checkpoints by mode: PASSIVE four times a second, RESTART when the log has grown past its limit (256 MiB).",
 	}, []string{"mode"})
 	commitSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name:    "spine_store_commit_seconds",

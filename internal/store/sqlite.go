@@ -37,19 +37,21 @@ func init() {
 // (SQLite restarts it only when it was copied whole and no reader uses
 // it), so it grew without bound: 48 GB during a reindex of a million
 // patients, and every read searched a larger log index. Past walLimit the
-// checkpoint is TRUNCATE: it waits for the writer and the readers in
-// flight (new writes wait meanwhile, for the copy of what PASSIVE had not
-// copied yet), copies the rest, syncs the database file and empties the
-// log.
+// checkpoint is RESTART: it waits for the writer between two batches and
+// for the readers in flight, copies what PASSIVE had not copied yet, and
+// makes the next write start the log again from its beginning; the file
+// is kept (at most walLimit: journal_size_limit), so the log's blocks are
+// reused, not freed and allocated again. (TRUNCATE, which empties the
+// file, held durable creates back: p99 190 ms instead of 47 ms.)
 var (
-	checkpointEvery       = time.Second
-	walLimit        int64 = 64 << 20
+	checkpointEvery       = 250 * time.Millisecond
+	walLimit        int64 = 256 << 20
 )
 
 func checkpoint(cdb *sql.DB, walPath string) {
 	mode := "PASSIVE"
 	if fi, err := os.Stat(walPath); err == nil && fi.Size() > walLimit {
-		mode = "TRUNCATE"
+		mode = "RESTART"
 	}
 	var busy, frames, copied int
 	if err := cdb.QueryRow("PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &copied); err != nil {
@@ -57,7 +59,7 @@ func checkpoint(cdb *sql.DB, walPath string) {
 		return
 	}
 	walCheckpoints.WithLabelValues(mode).Inc()
-	if busy != 0 && mode == "TRUNCATE" {
+	if busy != 0 && mode == "RESTART" {
 		slog.Warn("sqlite: the write-ahead log could not be emptied (readers or the writer busy for the whole busy timeout)", "frames", frames, "copied", copied)
 	}
 }
@@ -244,7 +246,7 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	// Checkpoints run beside the writer, not inside its commits.
-	if _, err := wdb.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+	if _, err := wdb.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = %d", walLimit)); err != nil {
 		wdb.Close()
 		return nil, err
 	}

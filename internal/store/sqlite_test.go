@@ -252,10 +252,11 @@ func TestSQLiteBulkLoadRestoresTheWriterSettings(t *testing.T) {
 	}
 }
 
-// Under a steady stream of writes the write-ahead log is emptied again and
-// again (a TRUNCATE checkpoint once it passes its limit) instead of
-// growing with everything ever written: SQLite alone never shrinks the
-// file while writes keep coming. Every write is still there.
+// Under a steady stream of writes the write-ahead log starts again from its
+// beginning again and again (a RESTART checkpoint once it passes its limit,
+// and the file cut back to the limit: journal_size_limit) instead of
+// growing with everything ever written: SQLite alone never restarts it
+// while writes keep coming. Every write is still there.
 func TestSQLiteWriteAheadLogStaysBounded(t *testing.T) {
 	every, limit := checkpointEvery, walLimit
 	checkpointEvery, walLimit = 5*time.Millisecond, 256<<10
@@ -316,5 +317,5 @@ func TestSQLiteWriteAheadLogStaysBounded(t *testing.T) {
 	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM resources WHERE type = 'Basic'").Scan(&n); err != nil || n != writers*each {
 		t.Fatalf("%d writes stored, want %d (%v)", n, writers*each, err)
 	}
-	t.Logf("the write-ahead log was emptied %d times while writing, largest %d bytes", shrank, largest)
+	t.Logf("the write-ahead log was cut back %d times while writing, largest %d bytes", shrank, largest)
 }

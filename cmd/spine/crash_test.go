@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -292,7 +293,7 @@ func TestCrashAllocation(t *testing.T) {
 				body, _ := io.ReadAll(res.Body)
 				res.Body.Close()
 				if res.StatusCode != 200 || !strings.Contains(string(body), rids[id]) {
-					t.Fatalf("registration %s answered before SIGKILL has no audit record: %d %s", id, res.StatusCode, body)
+					t.Fatalf("registration %s answered before SIGKILL has no audit record: %d %s\n%s", id, res.StatusCode, body, auditState(t, args, id, rids[id]))
 				}
 			}
 			for i := 0; i < 20; i++ {
@@ -307,4 +308,47 @@ func TestCrashAllocation(t *testing.T) {
 			t.Logf("%s: %d registrations acknowledged before SIGKILL, all present with their audit records; no number reissued", backend, len(acked))
 		})
 	}
+}
+
+// auditState describes, for a failure report, what the stored audit trail
+// holds of a patient and a request: the records naming the request, the
+// index keys of the patient and the indexed-through mark.
+func auditState(t *testing.T, args []string, nhs, requestID string) string {
+	driver, source := "sqlite3", args[1]+"/audit.db"
+	if len(args) > 3 && args[2] == "--db" {
+		driver, source = "pgx", args[3]
+	}
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		return err.Error()
+	}
+	defer db.Close()
+	var b strings.Builder
+	rows, err := db.Query("SELECT idx, body FROM audit_log WHERE body LIKE '%" + requestID + "%' OR body LIKE '%" + nhs + "%' ORDER BY idx")
+	if err != nil {
+		return err.Error()
+	}
+	for rows.Next() {
+		var idx int64
+		var body string
+		rows.Scan(&idx, &body)
+		fmt.Fprintf(&b, "audit_log %d: %s\n", idx, body)
+	}
+	rows.Close()
+	rows, err = db.Query("SELECT key, idx FROM audit_index WHERE key = 'patient:" + nhs + "'")
+	if err != nil {
+		return err.Error()
+	}
+	for rows.Next() {
+		var key string
+		var idx int64
+		rows.Scan(&key, &idx)
+		fmt.Fprintf(&b, "audit_index %s -> %d\n", key, idx)
+	}
+	rows.Close()
+	var mark, size int64
+	db.QueryRow("SELECT value FROM sequences WHERE name = 'audit_indexed'").Scan(&mark)
+	db.QueryRow("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_log").Scan(&size)
+	fmt.Fprintf(&b, "indexed through %d of %d records", mark, size)
+	return b.String()
 }

@@ -72,11 +72,11 @@ func NewService(name, base string, st store.Store, types ...TypeDef) *Service {
 			t.params[p.Name] = p
 			// Index rows are keyed by store.ParamKey: two parameters of one
 			// type under one key would find each other's rows.
-			if k := store.ParamKey(t.Name, p.Name); keys[k] != "" && keys[k] != p.Name {
-				panic(fmt.Sprintf("engine: search parameters %q and %q of %s share the index key %d: rename one", keys[k], p.Name, t.Name, k))
-			} else {
-				keys[k] = p.Name
+			k := store.ParamKey(t.Name, p.Name)
+			if other := keys[k]; other != "" && other != p.Name {
+				panic(fmt.Sprintf("engine: search parameters %q and %q of %s share the index key %d: rename one", other, p.Name, t.Name, k))
 			}
+			keys[k] = p.Name
 		}
 		s.types[t.Name] = &t
 	}

@@ -254,20 +254,23 @@ func (s *Service) Search(ctx context.Context, q *Query) (*Result, error) {
 			vals = vals[:search.MaxValues]
 		}
 		sq.Clauses = append(sq.Clauses, strClause("matchkey", search.Token, vals...))
-	} else if len(q.BirthDate) == 1 && q.BirthDate[0].prefix == "eq" && !strings.Contains(q.Family, "*") && fullDate(q.BirthDate[0].date) {
-		// A family name and one birth date: one look-up of their exact key
-		// finds the few records literalMatch may accept (indexPatient).
-		k := exactKey(q.Family, q.BirthDate[0].date)
-		sq.Clauses = append(sq.Clauses, strClause("matchkey", search.Token, search.Value{Code: k, Raw: k}))
 	} else if len(q.BirthDate) == 1 && q.BirthDate[0].prefix == "eq" {
-		// One birth date: the most selective index by far (about 30 people
-		// per day in a million) drives; the family name (any name's, a
-		// prefix: a superset of what literalMatch accepts) is checked in
-		// the index per candidate, so that only those are fetched and
-		// decoded; names, gender and postcode are checked by literalMatch.
-		sq.Clauses = append(sq.Clauses, dateClauses("birthdate", q.BirthDate)...)
-		if f := search.Fold(strings.TrimSuffix(q.Family, "*")); f != "" {
-			sq.Clauses = append(sq.Clauses, strClause("family", search.String, search.Value{Str: f}))
+		if date := q.BirthDate[0].date; !strings.Contains(q.Family, "*") && fullDate(date) {
+			// A family name and one birth date: one look-up of their exact
+			// key finds the few records literalMatch may accept (indexPatient).
+			k := exactKey(q.Family, date)
+			sq.Clauses = append(sq.Clauses, strClause("matchkey", search.Token, search.Value{Code: k, Raw: k}))
+		} else {
+			// A wildcard family on one birth date: the date, the most
+			// selective index by far (about 30 people per day in a million),
+			// drives; the family prefix (any name's: a superset of what
+			// literalMatch accepts) is checked in the index per candidate,
+			// so that only those are fetched and decoded; names, gender and
+			// postcode are checked by literalMatch.
+			sq.Clauses = append(sq.Clauses, dateClauses("birthdate", q.BirthDate)...)
+			if f := search.Fold(strings.TrimSuffix(q.Family, "*")); f != "" {
+				sq.Clauses = append(sq.Clauses, strClause("family", search.String, search.Value{Str: f}))
+			}
 		}
 	} else {
 		sq.Clauses = append(sq.Clauses, strClause("family", search.String, search.Value{Str: search.Fold(strings.TrimSuffix(q.Family, "*"))}))

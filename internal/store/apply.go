@@ -369,42 +369,24 @@ func (s *sqlStore) BulkLoad(ctx context.Context, load func() error) error {
 			return nil
 		})
 	}
-	var restore []string
-	if s.d.name == "sqlite" {
-		// For the index builds a small page cache on the writer and the
-		// sorter's runs in temp files, not in memory: SQLite's in-memory
-		// temp files made the largest build (10.7 million token rows)
-		// 2.3x slower (34.5 s instead of 14.7 s), a 32 MiB cache 1.5x
-		// slower than 4 MiB; a million patients' builds took 33 s instead
-		// of 60. temp_store cannot change inside a transaction: it is set
-		// on the writer's connection between transactions. (A larger
-		// cache while loading helped while NHS numbers were loaded in
-		// random order, not since they are loaded in ascending order.)
-		var size int64
-		if err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			return tx.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&size)
-		}); err != nil {
-			return err
-		}
-		creates = append([]string{fmt.Sprintf("PRAGMA cache_size = %d", -indexBuildCacheKiB)}, creates...)
-		restore = []string{fmt.Sprintf("PRAGMA cache_size = %d", size)}
-	}
 	if err := run(drops); err != nil {
 		return err
 	}
 	loadErr := load()
-	err := s.writerPragma(ctx, "PRAGMA temp_store = FILE")
+	// For the index builds a small page cache on SQLite's writer and the
+	// sorter's runs in temp files, not in memory: SQLite's in-memory temp
+	// files made the largest build (10.7 million token rows) 2.3x slower
+	// (34.5 s instead of 14.7 s), a 32 MiB cache 1.5x slower than 4 MiB;
+	// a million patients' builds took 33 s instead of 60. (A larger cache
+	// while loading helped while NHS numbers were loaded in random order,
+	// not since they are loaded in ascending order.) The writer's settings
+	// come back even when a build failed.
+	restore, err := s.indexBuildSettings(ctx)
 	if err == nil {
 		err = run(append(creates, "ANALYZE"))
 	}
-	// the writer's settings come back even when a build failed
-	if len(restore) > 0 {
-		if rerr := run(restore); err == nil {
-			err = rerr
-		}
-	}
-	if perr := s.writerPragma(ctx, "PRAGMA temp_store = MEMORY"); err == nil {
-		err = perr
+	if rerr := s.writerPragmas(ctx, restore...); err == nil {
+		err = rerr
 	}
 	if err != nil {
 		return err
@@ -412,14 +394,30 @@ func (s *sqlStore) BulkLoad(ctx context.Context, load func() error) error {
 	return loadErr
 }
 
-// writerPragma runs a PRAGMA on SQLite's write connection outside any
-// transaction (nothing on PostgreSQL).
-func (s *sqlStore) writerPragma(ctx context.Context, pragma string) error {
+// indexBuildSettings sets SQLite's writer up for index builds and returns
+// the PRAGMAs that undo it (also when setting up failed half way); nothing
+// on PostgreSQL.
+func (s *sqlStore) indexBuildSettings(ctx context.Context) (restore []string, err error) {
 	if s.sqlite == nil {
-		return nil
+		return nil, nil
 	}
-	_, err := s.sqlite.db.ExecContext(ctx, pragma)
-	return err
+	var cache int64
+	if err := s.sqlite.db.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&cache); err != nil {
+		return nil, err
+	}
+	restore = []string{"PRAGMA temp_store = MEMORY", fmt.Sprintf("PRAGMA cache_size = %d", cache)}
+	return restore, s.writerPragmas(ctx, "PRAGMA temp_store = FILE", fmt.Sprintf("PRAGMA cache_size = %d", -indexBuildCacheKiB))
+}
+
+// writerPragmas runs PRAGMAs on SQLite's write connection outside any
+// transaction (temp_store cannot change inside one).
+func (s *sqlStore) writerPragmas(ctx context.Context, pragmas ...string) error {
+	for _, p := range pragmas {
+		if _, err := s.sqlite.db.ExecContext(ctx, p); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // indexBuildCacheKiB is the SQLite writer's page cache while BulkLoad

@@ -8,8 +8,8 @@ const schemaVersion = "2"
 // Schema versions: 1 keyed index rows by (type, param) text; 2 by one
 // integer pid = ParamKey(type, param), which makes every index row and key
 // 15-20 bytes narrower (index builds of a million patients ~30 % faster).
-// Opening a version 1 database drops and recreates the index tables and
-// marks them for a rebuild (NeedsReindex).
+// Opening a version 1 database rewrites its index rows under their keys in
+// one transaction (migrateIndexRows).
 
 // The schema, written once for both databases: {{pk}} is the
 // auto-assigned integer key, {{text}} a byte-ordered text column (so that

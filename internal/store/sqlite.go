@@ -60,7 +60,7 @@ func checkpoint(cdb *sql.DB, walPath string) {
 	}
 	walCheckpoints.WithLabelValues(mode).Inc()
 	if busy != 0 && mode == "RESTART" {
-		slog.Warn("sqlite: the write-ahead log could not be emptied (readers or the writer busy for the whole busy timeout)", "frames", frames, "copied", copied)
+		slog.Warn("sqlite: the write-ahead log could not be restarted (readers or the writer busy for the whole busy timeout)", "frames", frames, "copied", copied)
 	}
 }
 

@@ -394,3 +394,37 @@ func TestIndexCatchesUpAfterACrashInItsFirstBatch(t *testing.T) {
 		}
 	})
 }
+
+// shortLeaves reads one record fewer than asked, as a log that lost its
+// last record would.
+type shortLeaves struct{ audit.IndexStore }
+
+func (s shortLeaves) Leaves(ctx context.Context, from, to int64) ([][]byte, error) {
+	b, err := s.IndexStore.Leaves(ctx, from, to)
+	if len(b) > 0 {
+		b = b[:len(b)-1]
+	}
+	return b, err
+}
+
+// A catch-up that reads fewer records than the log's size fails and leaves
+// the indexed-through mark where it was.
+func TestIndexCatchupRefusesAShortRead(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		s, _, dir := b.Open(t)
+		ctx := context.Background()
+		l := openStoreLog(t, s, dir)
+		for i := 0; i < 5; i++ {
+			if err := l.Append(ctx, &audit.Record{Time: time.Now(), RequestID: "r", Service: "pds", Action: "read", Patients: []string{"9000000009"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ist := s.(audit.IndexStore)
+		if err := audit.NewView(shortLeaves{ist}).Catchup(ctx); err == nil {
+			t.Fatal("a catch-up over a short read succeeded")
+		}
+		if mark, err := ist.AuditIndexed(ctx); err != nil || mark != 0 {
+			t.Fatalf("mark %d after a short read (%v)", mark, err)
+		}
+	})
+}

@@ -98,6 +98,9 @@ func (v *View) catchupLocked(ctx context.Context, to int64) error {
 		if err != nil {
 			return err
 		}
+		if int64(len(bodies)) != end-from { // the mark must not pass a record not read
+			return fmt.Errorf("audit index: records %d to %d read, %d to %d asked", from, from+int64(len(bodies)), from, end)
+		}
 		recs := make([]Record, len(bodies))
 		for i, b := range bodies {
 			if err := json.Unmarshal(b, &recs[i]); err != nil {

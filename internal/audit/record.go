@@ -57,6 +57,12 @@ type Subject struct {
 	Address    string // first line of the home address
 	GP         string // ODS code of the registered practice
 	Restricted bool   // the record is restricted (confidentiality R)
+	// Details, when set, works out the whole Subject (Restricted included)
+	// from what the request read, for a rule that needs the other fields,
+	// which are then left empty here: most accesses never need them, and
+	// decoding them from a stored record costs more than the rest of a
+	// read. The monitor calls it at most once, after the response was sent.
+	Details func() (Subject, error)
 }
 
 type collectorKey struct{}

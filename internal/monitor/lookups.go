@@ -49,14 +49,18 @@ func PersonOf(s audit.Subject) Person {
 }
 
 // prime caches what a record's request learnt of its patients, so that
-// the rules need not look them up.
+// the rules need not look them up. A subject whose details are left to
+// its Details is kept, until the next record is primed, as a pending
+// look-up that Patient makes only if a rule asks (replacing whatever was
+// cached of that patient before, which this access may have outdated).
 func (c *cachedLookups) prime(subjects map[string]audit.Subject) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.pending)
 	if len(subjects) == 0 {
 		return
 	}
 	exp := c.now().Add(c.ttl)
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	for nhs, s := range subjects {
 		if len(c.patients) >= c.max {
 			clear(c.patients)
@@ -64,8 +68,13 @@ func (c *cachedLookups) prime(subjects map[string]audit.Subject) {
 		if len(c.restricted) >= c.max {
 			clear(c.restricted)
 		}
-		c.patients[nhs] = cachedPerson{p: PersonOf(s), ok: true, exp: exp}
 		c.restricted[nhs] = cachedBool{v: s.Restricted, exp: exp}
+		if s.Details != nil {
+			delete(c.patients, nhs)
+			c.pending[nhs] = s.Details
+			continue
+		}
+		c.patients[nhs] = cachedPerson{p: PersonOf(s), ok: true, exp: exp}
 	}
 }
 
@@ -81,6 +90,7 @@ type cachedLookups struct {
 	patients   map[string]cachedPerson
 	users      map[string]cachedPerson
 	restricted map[string]cachedBool
+	pending    map[string]func() (audit.Subject, error) // of the record being evaluated
 }
 
 type cachedPerson struct {
@@ -96,7 +106,8 @@ type cachedBool struct {
 
 func newCachedLookups(l Lookups, ttl time.Duration, max int, now func() time.Time) *cachedLookups {
 	return &cachedLookups{l: l, ttl: ttl, max: max, now: now,
-		patients: map[string]cachedPerson{}, users: map[string]cachedPerson{}, restricted: map[string]cachedBool{}}
+		patients: map[string]cachedPerson{}, users: map[string]cachedPerson{}, restricted: map[string]cachedBool{},
+		pending: map[string]func() (audit.Subject, error){}}
 }
 
 func (c *cachedLookups) person(ctx context.Context, m map[string]cachedPerson, key string,
@@ -123,7 +134,17 @@ func (c *cachedLookups) person(ctx context.Context, m map[string]cachedPerson, k
 }
 
 func (c *cachedLookups) Patient(ctx context.Context, nhs string) (Person, bool, error) {
-	return c.person(ctx, c.patients, nhs, c.l.Patient)
+	return c.person(ctx, c.patients, nhs, func(ctx context.Context, nhs string) (Person, bool, error) {
+		c.mu.Lock()
+		details := c.pending[nhs]
+		delete(c.pending, nhs)
+		c.mu.Unlock()
+		if details == nil {
+			return c.l.Patient(ctx, nhs)
+		}
+		s, err := details()
+		return PersonOf(s), err == nil, err
+	})
 }
 
 func (c *cachedLookups) User(ctx context.Context, id string) (Person, bool, error) {

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -389,5 +390,55 @@ func TestSubjectsDescribedByTheRequestNeedNoLookUp(t *testing.T) {
 	c.Restricted(context.Background(), "9000000099")
 	if inner.calls != 2 {
 		t.Fatalf("%d look-ups after the described facts expired", inner.calls)
+	}
+}
+
+// A subject whose details the request left to be worked out is decoded
+// only when a rule needs it, once, and then cached; the flagged rule,
+// which needs only Restricted, never asks for it.
+func TestSubjectDetailsWorkedOutOnlyWhenARuleAsks(t *testing.T) {
+	inner := &countingLookups{Lookups: testPeople}
+	now := day.Add(11 * time.Hour)
+	c := newCachedLookups(inner, time.Minute, 100, func() time.Time { return now })
+	e := &Env{Ctx: context.Background(), Lookups: c, MaxPatients: 200}
+	rules := rulesFor(t, Config{})
+	calls := 0
+	lazy := map[string]audit.Subject{"9000000098": {Details: func() (audit.Subject, error) {
+		calls++
+		return audit.Subject{Surname: "Smith", Postcode: "BD7 1DP"}, nil
+	}}}
+	// a user the look-ups do not know: the same-name rule stops before the patient
+	c.prime(lazy)
+	expect(t, "flagged, unrestricted", rules[RuleFlagged].Evaluate(e, rec(now, "u-unknown", "9000000098")), 0, "")
+	expect(t, "same name, unknown user", rules[RuleSameNameAddress].Evaluate(e, rec(now, "u-unknown", "9000000098")), 0, "")
+	if calls != 0 || inner.calls != 0 {
+		t.Fatalf("details worked out %d times, %d look-ups, though no rule needed them", calls, inner.calls)
+	}
+	// u-smith shares the surname: the rule asks, the details are worked out once
+	c.prime(lazy)
+	expect(t, "same name", rules[RuleSameNameAddress].Evaluate(e, rec(now, "u-smith", "9000000098")), 1, "same-surname")
+	expect(t, "same name again", rules[RuleSameNameAddress].Evaluate(e, rec(now, "u-smith", "9000000098")), 1, "same-surname")
+	if calls != 1 || inner.calls != 0 {
+		t.Fatalf("details worked out %d times, %d look-ups", calls, inner.calls)
+	}
+	// a pending subject does not outlive its record: asked after the next
+	// record, the patient is looked up, not worked out from the old read
+	c.prime(map[string]audit.Subject{"9000000096": {Details: func() (audit.Subject, error) {
+		calls++
+		return audit.Subject{Surname: "Old"}, nil
+	}}})
+	c.prime(nil)
+	if _, ok, _ := c.Patient(context.Background(), "9000000096"); ok || calls != 1 || inner.calls != 1 {
+		t.Fatalf("after the next record: ok %v, details worked out %d times, %d look-ups", ok, calls, inner.calls)
+	}
+	inner.calls = 0
+	// a failure is not cached: the next look-up asks again
+	c2 := newCachedLookups(inner, time.Minute, 100, func() time.Time { return now })
+	c2.prime(map[string]audit.Subject{"9000000097": {Details: func() (audit.Subject, error) { return audit.Subject{}, errors.New("bad record") }}})
+	if _, ok, err := c2.Patient(context.Background(), "9000000097"); err == nil || ok {
+		t.Fatalf("failed details: ok %v err %v", ok, err)
+	}
+	if _, _, err := c2.Patient(context.Background(), "9000000097"); err != nil || inner.calls != 1 {
+		t.Fatalf("after a failure: err %v, %d look-ups", err, inner.calls)
 	}
 }

@@ -92,6 +92,8 @@ type recordHead struct {
 	Name                []headName    `json:"name"`
 	Address             []headAddress `json:"address"`
 	GeneralPractitioner []headGP      `json:"generalPractitioner"`
+
+	decoded bool // the fields above were read (not the zero head)
 }
 
 type headCoding struct {
@@ -138,6 +140,7 @@ func (p *headPeriod) ended() bool { return p != nil && p.End != nil }
 func decodeHead(body []byte) (recordHead, error) {
 	var h recordHead
 	err := json.Unmarshal(body, &h)
+	h.decoded = err == nil
 	return h, err
 }
 
@@ -145,7 +148,7 @@ func decodeHead(body []byte) (recordHead, error) {
 // of its JSON (a test holds the two together), without serialising it:
 // the write path (registration, every seeded patient) calls it.
 func headOf(res fhir.Resource) recordHead {
-	var h recordHead
+	h := recordHead{decoded: true}
 	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 	strs := func(m map[string]any, k string) []string {
 		var out []string
@@ -238,6 +241,20 @@ func (h *recordHead) subject() audit.Subject {
 		}
 	}
 	return sub
+}
+
+// describe is what a read tells the audit of the record it served from
+// body: the head's subject when it was decoded, else (a plain record, see
+// plainRecord: not restricted) a subject whose details are decoded from
+// body only if the monitor asks for them.
+func (h *recordHead) describe(body []byte) audit.Subject {
+	if h.decoded {
+		return h.subject()
+	}
+	return audit.Subject{Details: func() (audit.Subject, error) {
+		h, err := decodeHead(body)
+		return h.subject(), err
+	}}
 }
 
 // security is the record's confidentiality code (U when absent), as security().
@@ -366,7 +383,7 @@ func (s *Service) handleRead(w http.ResponseWriter, r *http.Request) {
 	var head recordHead
 	if err == nil {
 		audit.Patients(r.Context(), id)
-		rec, head, err = s.resolve(r.Context(), id, audit.Audited(r.Context()))
+		rec, head, err = s.resolve(r.Context(), id, false)
 		if err == nil && rec.ID != id {
 			audit.Patients(r.Context(), rec.ID) // the surviving record of a merge
 		}
@@ -376,7 +393,7 @@ func (s *Service) handleRead(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// the monitor needs no second look at the record
-	audit.Describe(r.Context(), rec.ID, head.subject())
+	audit.Describe(r.Context(), rec.ID, head.describe(rec.Body))
 	if head.security() != "R" {
 		// nothing to remove: serve the stored bytes as they are
 		w.Header().Set("ETag", `W/"`+strconv.FormatInt(rec.Version, 10)+`"`)

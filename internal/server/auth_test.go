@@ -417,6 +417,61 @@ func TestAuditTrail(t *testing.T) {
 	}
 }
 
+// TestMonitoringSameSurname: a clinician reading a patient who shares
+// their surname raises the same-name alert; the patient's details reach the
+// rule from the read itself (decoded after the response, only because the
+// rule asks), while reading a patient with another surname raises none.
+func TestMonitoringSameSurname(t *testing.T) {
+	base, dataDir, pop := authServer(t, true)
+	c := &client{t: t, base: base}
+	clinician := token(t, dataDir, auth.DevTokenOptions{User: "555021935107", Role: "R8000", Org: "Y12345", Activities: []string{"B0370", "B0168"}})
+	officer := token(t, dataDir, auth.DevTokenOptions{User: "555021935112", Role: "R8013", Org: "RR8"})
+	// the clinician is Dr Amelia Carter (demo directory): a new Carter patient
+	var other population.Patient
+	loaded := map[string]bool{}
+	for _, p := range pop {
+		loaded[p.NHSNumber] = true
+		if !p.Restricted {
+			other = p
+		}
+	}
+	gen := population.New(77, population.Options{})
+	carter := gen.Next()
+	for loaded[carter.NHSNumber] || carter.Restricted || carter.SupersededBy != "" || carter.Deceased() {
+		carter = gen.Next()
+	}
+	res := carter.FHIR()
+	for _, n := range res["name"].([]any) {
+		n.(map[string]any)["family"] = "Carter"
+	}
+	if err := testServer.PDS.Load(context.Background(), []fhir.Resource{res}); err != nil {
+		t.Fatal(err)
+	}
+	for i, nhs := range []string{other.NHSNumber, carter.NHSNumber} {
+		r := c.get("/personal-demographics/FHIR/R4/Patient/"+nhs, "Authorization", "Bearer "+clinician,
+			"X-Request-ID", fmt.Sprintf("5b7e0c1a-2222-4333-8444-95556666777%d", i))
+		if r.status != 200 {
+			t.Fatalf("read %s: %d %s", nhs, r.status, r.raw)
+		}
+	}
+	var raw string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		res := c.get("/monitor/alerts?rule=same-name-address", "Authorization", "Bearer "+officer)
+		if res.status != 200 {
+			t.Fatalf("alerts: %d %s", res.status, res.raw)
+		}
+		if raw = res.raw; strings.Contains(raw, carter.NHSNumber) {
+			break
+		}
+	}
+	if !strings.Contains(raw, carter.NHSNumber) || !strings.Contains(raw, "same-surname") {
+		t.Fatalf("no same-surname alert for patient %s within 5 s: %s", carter.NHSNumber, raw)
+	}
+	if strings.Contains(raw, other.NHSNumber) {
+		t.Fatalf("an alert for patient %s, who does not share the surname: %s", other.NHSNumber, raw)
+	}
+}
+
 // TestMonitoringAlerts: an emergency (break-glass) access through the real
 // server raises an alert from the audit stream, which an officer sees and
 // acknowledges over HTTP.

@@ -97,6 +97,7 @@ type sqliteWriter struct {
 	// every write is refused (the kernel may have dropped the unsynced
 	// pages, so a later fsync proves nothing; restart to recover).
 	failed atomic.Pointer[error]
+	thread atomic.Int64 // the OS thread the writer runs on (0: not known)
 }
 
 // syncItem is a committed batch waiting for its fsync.
@@ -368,6 +369,12 @@ func (w *sqliteWriter) close() {
 }
 
 func (w *sqliteWriter) run() {
+	// Every write of the database goes through this goroutine: keep it on
+	// one thread and ask the OS to run that thread before the request
+	// handlers' (raiseWriterPriority). The thread is never unlocked, so it
+	// ends with the goroutine instead of serving others at its priority.
+	runtime.LockOSThread()
+	w.thread.Store(int64(raiseWriterPriority(strings.TrimSuffix(w.walPath, "-wal"))))
 	defer w.wg.Done()
 	defer close(w.synced)
 	batch := make([]*writeJob, 0, maxBatch)

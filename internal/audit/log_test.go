@@ -227,15 +227,23 @@ func TestAppendFailure(t *testing.T) {
 	}
 }
 
-func TestInsertedBehindTheLogsBack(t *testing.T) {
-	st := newMemStorage()
-	l := newTestLog(t, st)
+// insertBehindTheLogsBack appends ten records through l and signs a
+// checkpoint, then stores an eleventh record in st directly, as someone
+// with access to the database could.
+func insertBehindTheLogsBack(t *testing.T, l *Log, st interface{ setRow(int64, memRow) }) {
+	t.Helper()
 	appendN(t, l, 10, 1)
 	if _, err := l.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(&Record{Index: 10, Service: "pds", Action: "read"})
 	st.setRow(10, memRow{body, rfc6962.DefaultHasher.HashLeaf(body)})
+}
+
+func TestInsertedBehindTheLogsBack(t *testing.T) {
+	st := newMemStorage()
+	l := newTestLog(t, st)
+	insertBehindTheLogsBack(t, l, st)
 	if _, err := l.Checkpoint(context.Background()); err == nil || l.Tampered() == nil {
 		t.Fatal("the log signed a record it did not write")
 	}
@@ -251,12 +259,7 @@ func TestInsertedBehindTheLogsBack(t *testing.T) {
 func TestQueuedInsertedBehindTheLogsBack(t *testing.T) {
 	st := newQueuedMem()
 	l := newTestLog(t, st)
-	appendN(t, l, 10, 1)
-	if _, err := l.Checkpoint(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	body, _ := json.Marshal(&Record{Index: 10, Service: "pds", Action: "read"})
-	st.setRow(10, memRow{body, rfc6962.DefaultHasher.HashLeaf(body)})
+	insertBehindTheLogsBack(t, l, st)
 	if err := l.Append(context.Background(), testRecord(10)); err == nil {
 		t.Fatal("a batch numbered over a foreign record was stored")
 	}

@@ -31,6 +31,11 @@ var (
 		Name: "spine_store_wal_checkpoints_total",
 		Help: "SQLite write-ahead log checkpoints by mode: PASSIVE four times a second, RESTART when the log has grown past its limit (256 MiB).",
 	}, []string{"mode"})
+	fsyncSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "spine_store_fsync_seconds",
+		Help:    "Duration of each fdatasync of a SQLite write-ahead log, by database file (every acknowledged write waits for one).",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+	}, []string{"file"})
 	commitSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name:    "spine_store_commit_seconds",
 		Help:    "Time from the start of a write batch to its durability (fsync included); on SQLite one observation per batch.",

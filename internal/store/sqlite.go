@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 const sqliteDriver = "sqlite3_spine"
@@ -98,6 +99,7 @@ type sqliteWriter struct {
 	// pages, so a later fsync proves nothing; restart to recover).
 	failed atomic.Pointer[error]
 	thread atomic.Int64 // the OS thread the writer runs on (0: not known)
+	fsyncs prometheus.Observer
 }
 
 // syncItem is a committed batch waiting for its fsync.
@@ -293,7 +295,8 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 			return nil, fmt.Errorf("prepare %q: %w", q, err)
 		}
 	}
-	w := &sqliteWriter{db: wdb, walPath: path + "-wal", queue: make(chan *writeJob, 1024), synced: make(chan *syncItem, maxBatch), closing: make(chan struct{})}
+	w := &sqliteWriter{db: wdb, walPath: path + "-wal", queue: make(chan *writeJob, 1024), synced: make(chan *syncItem, maxBatch), closing: make(chan struct{}),
+		fsyncs: fsyncSeconds.WithLabelValues(filepath.Base(path))}
 	for q, st := range map[string]**sql.Stmt{"SAVEPOINT job": &w.savepoint, "RELEASE SAVEPOINT job": &w.release, "ROLLBACK TO SAVEPOINT job": &w.rollback} {
 		if *st, err = wdb.PrepareContext(ctx, q); err != nil {
 			rdb.Close()
@@ -545,7 +548,10 @@ func (w *sqliteWriter) syncWAL() error {
 		return err
 	}
 	defer f.Close()
-	return fdatasync(f)
+	start := time.Now()
+	err = fdatasync(f)
+	w.fsyncs.Observe(time.Since(start).Seconds())
+	return err
 }
 
 // syncDir makes the entries of a directory durable.

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // openTestSQLite opens a SQLite store in a fresh folder, closed at the test's end.
@@ -318,4 +320,36 @@ func TestSQLiteWriteAheadLogStaysBounded(t *testing.T) {
 		t.Fatalf("%d writes stored, want %d (%v)", n, writers*each, err)
 	}
 	t.Logf("the write-ahead log was cut back %d times while writing, largest %d bytes", shrank, largest)
+}
+
+// Every acknowledged write waited for an fsync of its database's log, and
+// each is timed under that file's name.
+func TestSQLiteFsyncsAreTimedPerFile(t *testing.T) {
+	count := func() uint64 {
+		families, err := prometheus.DefaultGatherer.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			if f.GetName() != "spine_store_fsync_seconds" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "file" && l.GetValue() == "spine.db" {
+						return m.GetHistogram().GetSampleCount()
+					}
+				}
+			}
+		}
+		return 0
+	}
+	s := openTestSQLite(t)
+	before := count()
+	if _, err := s.Apply(context.Background(), []Change{createChange("f1")}); err != nil {
+		t.Fatal(err)
+	}
+	if after := count(); after <= before {
+		t.Fatalf("fsyncs timed for spine.db: %d before the write, %d after", before, after)
+	}
 }

@@ -13,20 +13,20 @@ var (
 		Help:    "Duration of store operations.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 	}, []string{"op"})
-	commitBatch = promauto.NewHistogram(prometheus.HistogramOpts{
+	commitBatch = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "spine_store_commit_batch_size",
-		Help:    "Write transactions committed together in one group commit (SQLite).",
+		Help:    "Write transactions committed together in one group commit, by SQLite database file.",
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
-	})
+	}, []string{"file"})
 	syncBatches = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name:    "spine_store_sync_batches",
 		Help:    "Committed write batches made durable by one fsync of the write-ahead log (SQLite).",
 		Buckets: []float64{1, 2, 3, 4, 6, 8, 16},
 	})
-	writerBusy = promauto.NewCounter(prometheus.CounterOpts{
+	writerBusy = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "spine_store_writer_busy_seconds_total",
-		Help: "Wall time the single SQLite writer spent running and committing write batches (its rate is the writer's utilisation; near 1 it is the bottleneck).",
-	})
+		Help: "Wall time the single writer of a SQLite database file spent running and committing write batches (its rate is the writer's utilisation; near 1 it is the bottleneck).",
+	}, []string{"file"})
 	walCheckpoints = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "spine_store_wal_checkpoints_total",
 		Help: "SQLite write-ahead log checkpoints by mode: PASSIVE four times a second, RESTART when the log has grown past its limit (256 MiB).",

@@ -99,7 +99,9 @@ type sqliteWriter struct {
 	// pages, so a later fsync proves nothing; restart to recover).
 	failed atomic.Pointer[error]
 	thread atomic.Int64 // the OS thread the writer runs on (0: not known)
-	fsyncs prometheus.Observer
+	// metrics of this database file
+	fsyncs, batchSizes prometheus.Observer
+	busy               prometheus.Counter
 }
 
 // syncItem is a committed batch waiting for its fsync.
@@ -296,7 +298,8 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 		}
 	}
 	w := &sqliteWriter{db: wdb, walPath: path + "-wal", queue: make(chan *writeJob, 1024), synced: make(chan *syncItem, maxBatch), closing: make(chan struct{}),
-		fsyncs: fsyncSeconds.WithLabelValues(filepath.Base(path))}
+		fsyncs: fsyncSeconds.WithLabelValues(filepath.Base(path)), batchSizes: commitBatch.WithLabelValues(filepath.Base(path)),
+		busy: writerBusy.WithLabelValues(filepath.Base(path))}
 	for q, st := range map[string]**sql.Stmt{"SAVEPOINT job": &w.savepoint, "RELEASE SAVEPOINT job": &w.release, "ROLLBACK TO SAVEPOINT job": &w.rollback} {
 		if *st, err = wdb.PrepareContext(ctx, q); err != nil {
 			rdb.Close()
@@ -437,8 +440,8 @@ func (w *sqliteWriter) commit(batch []*writeJob) {
 		answer(batch, err)
 		return
 	}
-	commitBatch.Observe(float64(len(batch)))
-	writerBusy.Add(time.Since(start).Seconds())
+	w.batchSizes.Observe(float64(len(batch)))
+	w.busy.Add(time.Since(start).Seconds())
 	w.synced <- &syncItem{jobs: batch, results: results, start: start}
 }
 

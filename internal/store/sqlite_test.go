@@ -323,15 +323,15 @@ func TestSQLiteWriteAheadLogStaysBounded(t *testing.T) {
 }
 
 // Every acknowledged write waited for an fsync of its database's log, and
-// each is timed under that file's name.
+// each is timed under that file's name, as is its commit's batch.
 func TestSQLiteFsyncsAreTimedPerFile(t *testing.T) {
-	count := func() uint64 {
+	count := func(name string) uint64 {
 		families, err := prometheus.DefaultGatherer.Gather()
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, f := range families {
-			if f.GetName() != "spine_store_fsync_seconds" {
+			if f.GetName() != name {
 				continue
 			}
 			for _, m := range f.GetMetric() {
@@ -345,11 +345,17 @@ func TestSQLiteFsyncsAreTimedPerFile(t *testing.T) {
 		return 0
 	}
 	s := openTestSQLite(t)
-	before := count()
+	names := []string{"spine_store_fsync_seconds", "spine_store_commit_batch_size"}
+	var before []uint64
+	for _, n := range names {
+		before = append(before, count(n))
+	}
 	if _, err := s.Apply(context.Background(), []Change{createChange("f1")}); err != nil {
 		t.Fatal(err)
 	}
-	if after := count(); after <= before {
-		t.Fatalf("fsyncs timed for spine.db: %d before the write, %d after", before, after)
+	for i, n := range names {
+		if after := count(n); after <= before[i] {
+			t.Fatalf("%s{file=\"spine.db\"}: %d observations before the write, %d after", n, before[i], after)
+		}
 	}
 }

@@ -26,12 +26,14 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
 func ValidID(s string) bool { return idPattern.MatchString(s) }
 
 // DecodeValue strictly decodes one JSON value: duplicate object keys, null
-// object members, empty strings, objects and arrays, nesting deeper than
-// MaxDepth and trailing data are refused, as FHIR JSON requires.
+// object members, empty strings, objects and arrays (as members or as
+// array elements), nesting deeper than MaxDepth and trailing data are
+// refused, as FHIR JSON requires; null is allowed as an array element
+// only (a primitive array's extensions: "_given": [null, {...}]).
 func DecodeValue(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	v, err := decodeValue(dec, "", 0)
+	v, err := decodeValue(dec, nil, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +78,27 @@ func DecodeResource(data []byte, wantType string) (Resource, error) {
 	return res, nil
 }
 
-func decodeValue(dec *json.Decoder, path string, depth int) (any, error) {
+// jsonPath is where a value sits in a document (a[0].b): a chain built
+// as the decoder descends, spelled out only for an error (building the
+// text of every member's path cost more than the rest of the decoding).
+type jsonPath struct {
+	parent *jsonPath
+	key    string // a member's name
+	index  int    // an array element's index
+	elem   bool   // an array element, not a member
+}
+
+func (p *jsonPath) String() string {
+	if p == nil {
+		return ""
+	}
+	if p.elem {
+		return p.parent.String() + "[" + strconv.Itoa(p.index) + "]"
+	}
+	return join(p.parent.String(), p.key)
+}
+
+func decodeValue(dec *json.Decoder, path *jsonPath, depth int) (any, error) {
 	if depth > MaxDepth {
 		return nil, Invalid("JSON nesting is deeper than %d levels", MaxDepth)
 	}
@@ -96,16 +118,20 @@ func decodeValue(dec *json.Decoder, path string, depth int) (any, error) {
 				}
 				key, ok := kt.(string)
 				if !ok {
-					return nil, Invalid("malformed JSON object at %s", where(path))
+					return nil, Invalid("malformed JSON object at %s", where(path.String()))
 				}
+				member := &jsonPath{parent: path, key: key}
 				if _, dup := obj[key]; dup {
-					return nil, Invalid("duplicate property %q at %s", key, where(path)).At(join(path, key))
+					return nil, Invalid("duplicate property %q at %s", key, where(path.String())).At(member.String())
 				}
-				child, err := decodeValue(dec, join(path, key), depth+1)
+				child, err := decodeValue(dec, member, depth+1)
 				if err != nil {
 					return nil, err
 				}
-				if err := checkMember(child, join(path, key)); err != nil {
+				if child == nil {
+					return nil, Invalid("%s is null; FHIR JSON leaves absent elements out", member).At(member.String())
+				}
+				if err := checkNotEmpty(child, member); err != nil {
 					return nil, err
 				}
 				obj[key] = child
@@ -117,8 +143,14 @@ func decodeValue(dec *json.Decoder, path string, depth int) (any, error) {
 		case '[':
 			arr := []any{}
 			for dec.More() {
-				child, err := decodeValue(dec, fmt.Sprintf("%s[%d]", path, len(arr)), depth+1)
+				elem := &jsonPath{parent: path, index: len(arr), elem: true}
+				child, err := decodeValue(dec, elem, depth+1)
 				if err != nil {
+					return nil, err
+				}
+				// null stands in an array for an absent element (the
+				// "_given": [null, {...}] of primitive extensions)
+				if err := checkNotEmpty(child, elem); err != nil {
 					return nil, err
 				}
 				arr = append(arr, child)
@@ -128,28 +160,27 @@ func decodeValue(dec *json.Decoder, path string, depth int) (any, error) {
 			}
 			return arr, nil
 		}
-		return nil, Invalid("malformed JSON at %s", where(path))
+		return nil, Invalid("malformed JSON at %s", where(path.String()))
 	default:
 		return t, nil
 	}
 }
 
-// checkMember applies the FHIR JSON rules on object members.
-func checkMember(v any, path string) error {
+// checkNotEmpty refuses the empty strings, objects and arrays that FHIR
+// JSON leaves out.
+func checkNotEmpty(v any, path *jsonPath) error {
 	switch t := v.(type) {
-	case nil:
-		return Invalid("%s is null; FHIR JSON leaves absent elements out", path).At(path)
 	case string:
 		if t == "" {
-			return Invalid("%s is an empty string; FHIR JSON leaves absent elements out", path).At(path)
+			return Invalid("%s is an empty string; FHIR JSON leaves absent elements out", path).At(path.String())
 		}
 	case map[string]any:
 		if len(t) == 0 {
-			return Invalid("%s is an empty object", path).At(path)
+			return Invalid("%s is an empty object", path).At(path.String())
 		}
 	case []any:
 		if len(t) == 0 {
-			return Invalid("%s is an empty array", path).At(path)
+			return Invalid("%s is an empty array", path).At(path.String())
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package fhir
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -112,5 +113,56 @@ func TestDecodeStoredKeepsNumbers(t *testing.T) {
 	}
 	if _, err := DecodeStored([]byte(`{"a":`)); err == nil {
 		t.Fatal("broken body decoded")
+	}
+}
+
+// A refusal names where the offending element sits, in the diagnostics and
+// in the outcome's expression.
+func TestDecodeErrorsNameThePath(t *testing.T) {
+	for _, c := range []struct{ in, diagnostics, expression string }{
+		{`{"resourceType":"X","a":[{"b":[1,{"c":""}]}]}`, "a[0].b[1].c is an empty string", "a[0].b[1].c"},
+		{`{"resourceType":"X","a":{"b":null}}`, "a.b is null", "a.b"},
+		{`{"resourceType":"X","a":[{"b":1,"b":2}]}`, `duplicate property "b" at a[0]`, "a[0].b"},
+		{`{"resourceType":"X","a":[[],1]}`, "a[0] is an empty array", "a[0]"},
+		{`{"resourceType":"X","given":["Anna",""]}`, "given[1] is an empty string", "given[1]"},
+		{`{"resourceType":"X","a":[{"x":1},{"y":{}}]}`, "a[1].y is an empty object", "a[1].y"},
+		{`{"resourceType":"X","contained":[{"id":[1,[]]}]}`, "contained[0].id[1] is an empty array", "contained[0].id[1]"},
+	} {
+		_, err := DecodeResource([]byte(c.in), "")
+		if err == nil {
+			t.Errorf("%s: accepted", c.in)
+			continue
+		}
+		fe := AsError(err)
+		if !strings.Contains(fe.Diagnostics, c.diagnostics) || !bytes.Contains(Marshal(fe.Outcome()), []byte(`"expression":["`+c.expression+`"]`)) {
+			t.Errorf("%s: diagnostics %q, outcome %s; want %q at %s", c.in, fe.Diagnostics, Marshal(fe.Outcome()), c.diagnostics, c.expression)
+		}
+	}
+	// null stays allowed as an array element (primitive extensions)
+	if _, err := DecodeResource([]byte(`{"resourceType":"X","given":["a","b"],"_given":[null,{"id":"x"}]}`), ""); err != nil {
+		t.Errorf("primitive extension array: %v", err)
+	}
+}
+
+// BenchmarkDecodeResource decodes a 20-entry transaction Bundle of
+// patient records (about 12 KB), as a create or a bundle arrives.
+func BenchmarkDecodeResource(b *testing.B) {
+	var entries []string
+	for i := range 20 {
+		entries = append(entries, fmt.Sprintf(`{"fullUrl":"urn:uuid:%d","resource":{"resourceType":"Patient","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"99900%05d"}],`+
+			`"name":[{"use":"usual","family":"Smith","given":["Anna","Marie"],"period":{"start":"2001-01-01"}},{"use":"old","family":"Jones","given":["Anna"]}],`+
+			`"telecom":[{"system":"phone","value":"0113 496 %04d","use":"home"},{"system":"email","value":"anna%d@example.org"}],"gender":"female","birthDate":"1980-12-27",`+
+			`"address":[{"use":"home","line":["%d High Street","Headingley"],"city":"Leeds","postalCode":"LS6 3AA"}],`+
+			`"generalPractitioner":[{"type":"Organization","identifier":{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"Y12345"}}],`+
+			`"extension":[{"url":"https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NominatedPharmacy","valueReference":{"identifier":{"value":"FA565"}}}]},`+
+			`"request":{"method":"POST","url":"Patient"}}`, i, i, i, i, i))
+	}
+	body := []byte(`{"resourceType":"Bundle","type":"transaction","entry":[` + strings.Join(entries, ",") + `]}`)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeResource(body, "Bundle"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

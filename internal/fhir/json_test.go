@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -165,4 +166,31 @@ func BenchmarkDecodeResource(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzDecodeWays: the whole-value decoding and its checks accept exactly
+// what the token-by-token decoding accepts, with the same value.
+func FuzzDecodeWays(f *testing.F) {
+	for _, s := range []string{
+		`{"resourceType":"Organization","id":"RR8","name":"Leeds","identifier":[{"system":"s","value":"RR8"}]}`,
+		`{"resourceType":"X","a":"b","a":"c"}`,
+		`{"resourceType":"X","a":{"b":1,"c":{"b":2,"b":3}}}`,
+		`{"a:b":"c:d","e\\":"f\":g"}`,
+		`{"a":[null,{"id":"x"}],"b":[""]}`,
+		`{"a":{}}`, `{"a":[]}`, `{"a":null}`, `[[]]`, `{}`, `[]`, `""`, `null`, `1.50e3`,
+		`{"a":1} x`, `{"a":1}  `, "\ufeff{}", `{"a":"\ud800"}`,
+		strings.Repeat(`[`, 66) + strings.Repeat(`]`, 66),
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		whole, ok := decodeWhole(data)
+		strict, err := decodeStrict(data)
+		if ok != (err == nil) {
+			t.Fatalf("whole decoding accepts: %v; token by token: %v", ok, err)
+		}
+		if ok && !reflect.DeepEqual(whole, strict) {
+			t.Fatalf("different values: %#v and %#v", whole, strict)
+		}
+	})
 }

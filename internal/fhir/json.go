@@ -267,21 +267,17 @@ func decodeValue(dec *json.Decoder, path *jsonPath, depth int) (any, error) {
 // checkNotEmpty refuses the empty strings, objects and arrays that FHIR
 // JSON leaves out.
 func checkNotEmpty(v any, path *jsonPath) error {
-	switch t := v.(type) {
-	case string:
-		if t == "" {
-			return Invalid("%s is an empty string; FHIR JSON leaves absent elements out", path).At(path.String())
-		}
-	case map[string]any:
-		if len(t) == 0 {
-			return Invalid("%s is an empty object", path).At(path.String())
-		}
-	case []any:
-		if len(t) == 0 {
-			return Invalid("%s is an empty array", path).At(path.String())
-		}
+	if !empty(v) {
+		return nil
 	}
-	return nil
+	switch v.(type) {
+	case string:
+		return Invalid("%s is an empty string; FHIR JSON leaves absent elements out", path).At(path.String())
+	case map[string]any:
+		return Invalid("%s is an empty object", path).At(path.String())
+	default:
+		return Invalid("%s is an empty array", path).At(path.String())
+	}
 }
 
 func syntaxError(err error) error {

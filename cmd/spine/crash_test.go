@@ -324,28 +324,22 @@ func auditState(t *testing.T, args []string, nhs, requestID string) string {
 	}
 	defer db.Close()
 	var b strings.Builder
-	rows, err := db.Query("SELECT idx, body FROM audit_log WHERE body LIKE '%" + requestID + "%' OR body LIKE '%" + nhs + "%' ORDER BY idx")
-	if err != nil {
-		return err.Error()
+	// dump writes each row of q (two columns) as format says
+	dump := func(q, format string) {
+		rows, err := db.Query(q)
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v\n", q, err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a, c string
+			rows.Scan(&a, &c)
+			fmt.Fprintf(&b, format, a, c)
+		}
 	}
-	for rows.Next() {
-		var idx int64
-		var body string
-		rows.Scan(&idx, &body)
-		fmt.Fprintf(&b, "audit_log %d: %s\n", idx, body)
-	}
-	rows.Close()
-	rows, err = db.Query("SELECT key, idx FROM audit_index WHERE key = 'patient:" + nhs + "'")
-	if err != nil {
-		return err.Error()
-	}
-	for rows.Next() {
-		var key string
-		var idx int64
-		rows.Scan(&key, &idx)
-		fmt.Fprintf(&b, "audit_index %s -> %d\n", key, idx)
-	}
-	rows.Close()
+	dump("SELECT idx, body FROM audit_log WHERE body LIKE '%"+requestID+"%' OR body LIKE '%"+nhs+"%' ORDER BY idx", "audit_log %s: %s\n")
+	dump("SELECT key, idx FROM audit_index WHERE key = 'patient:"+nhs+"'", "audit_index %s -> %s\n")
 	var mark, size int64
 	db.QueryRow("SELECT value FROM sequences WHERE name = 'audit_indexed'").Scan(&mark)
 	db.QueryRow("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_log").Scan(&size)

@@ -320,34 +320,28 @@ func (l *Log) run() {
 		l.runQueued()
 		return
 	}
-	for batch := range l.batches() {
-		l.commit(batch)
+	for p := range l.queue {
+		l.commit(l.gather(p))
 	}
 }
 
-// batches gathers what is queued into batches of up to MaxBatch records.
-func (l *Log) batches() <-chan []*pending {
-	out := make(chan []*pending)
-	go func() {
-		defer close(out)
-		for p := range l.queue {
-			batch := append(make([]*pending, 0, 16), p)
-		fill:
-			for len(batch) < l.opts.MaxBatch {
-				select {
-				case p, ok := <-l.queue:
-					if !ok {
-						break fill
-					}
-					batch = append(batch, p)
-				default:
-					break fill
-				}
+// gather makes a batch of p and what is queued behind it, up to MaxBatch
+// records. It is called when the appender is ready for the next batch, so
+// that what arrived while the previous one was stored goes in one.
+func (l *Log) gather(p *pending) []*pending {
+	batch := append(make([]*pending, 0, 16), p)
+	for len(batch) < l.opts.MaxBatch {
+		select {
+		case p, ok := <-l.queue:
+			if !ok {
+				return batch
 			}
-			out <- batch
+			batch = append(batch, p)
+		default:
+			return batch
 		}
-	}()
-	return out
+	}
+	return batch
 }
 
 // flight is a batch queued in the storage, waiting to be durable.
@@ -384,7 +378,8 @@ func (l *Log) runQueued() {
 	}()
 	next := int64(-1)
 	ctx := context.Background()
-	for batch := range l.batches() {
+	for p := range l.queue {
+		batch := l.gather(p)
 		if failed.Load() || next < 0 {
 			inFlight.Wait()
 			failed.Store(false)

@@ -63,6 +63,10 @@ type Subject struct {
 	// decoding them from a stored record costs more than the rest of a
 	// read. The monitor calls it at most once, after the response was sent.
 	Details func() (Subject, error)
+	// Record, with Details, is the stored JSON they are worked out from:
+	// the monitor may screen its text first, and so skip working out the
+	// details of a record that cannot hold what a rule looks for.
+	Record []byte
 }
 
 type collectorKey struct{}

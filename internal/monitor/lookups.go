@@ -1,10 +1,13 @@
 package monitor
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/openspine/openspine/internal/audit"
 )
@@ -71,7 +74,7 @@ func (c *cachedLookups) prime(subjects map[string]audit.Subject) {
 		c.restricted[nhs] = cachedBool{v: s.Restricted, exp: exp}
 		if s.Details != nil {
 			delete(c.patients, nhs)
-			c.pending[nhs] = s.Details
+			c.pending[nhs] = s
 			continue
 		}
 		c.patients[nhs] = cachedPerson{p: PersonOf(s), ok: true, exp: exp}
@@ -90,7 +93,7 @@ type cachedLookups struct {
 	patients   map[string]cachedPerson
 	users      map[string]cachedPerson
 	restricted map[string]cachedBool
-	pending    map[string]func() (audit.Subject, error) // of the record being evaluated
+	pending    map[string]audit.Subject // described lazily by the record being evaluated
 }
 
 type cachedPerson struct {
@@ -107,7 +110,7 @@ type cachedBool struct {
 func newCachedLookups(l Lookups, ttl time.Duration, max int, now func() time.Time) *cachedLookups {
 	return &cachedLookups{l: l, ttl: ttl, max: max, now: now,
 		patients: map[string]cachedPerson{}, users: map[string]cachedPerson{}, restricted: map[string]cachedBool{},
-		pending: map[string]func() (audit.Subject, error){}}
+		pending: map[string]audit.Subject{}}
 }
 
 func (c *cachedLookups) person(ctx context.Context, m map[string]cachedPerson, key string,
@@ -136,13 +139,13 @@ func (c *cachedLookups) person(ctx context.Context, m map[string]cachedPerson, k
 func (c *cachedLookups) Patient(ctx context.Context, nhs string) (Person, bool, error) {
 	return c.person(ctx, c.patients, nhs, func(ctx context.Context, nhs string) (Person, bool, error) {
 		c.mu.Lock()
-		details := c.pending[nhs]
+		pending := c.pending[nhs]
 		delete(c.pending, nhs)
 		c.mu.Unlock()
-		if details == nil {
+		if pending.Details == nil {
 			return c.l.Patient(ctx, nhs)
 		}
-		s, err := details()
+		s, err := pending.Details()
 		return PersonOf(s), err == nil, err
 	})
 }
@@ -173,14 +176,58 @@ func (c *cachedLookups) Restricted(ctx context.Context, nhs string) (bool, error
 	return v, nil
 }
 
+// holdsNone tells that the record a request read of patient nhs, whose
+// details are pending (see prime), certainly holds no text that folds
+// (norm) to any of folded, so that a rule looking for one of them need
+// not work the details out. It can tell only when the record's JSON has
+// no escape (a backslash): then every string in it stands in it as it
+// is, and since norm folds character by character, the fold of any of
+// its strings is part of the fold of the whole text. False when it
+// cannot tell or the patient is not pending.
+func (c *cachedLookups) holdsNone(nhs string, folded ...string) bool {
+	c.mu.Lock()
+	text := c.pending[nhs].Record
+	c.mu.Unlock()
+	if text == nil || bytes.IndexByte(text, '\\') >= 0 {
+		return false
+	}
+	all := string(fold(make([]byte, 0, len(text)), text))
+	for _, f := range folded {
+		if f == "" || strings.Contains(all, f) {
+			return false
+		}
+	}
+	return true
+}
+
 // norm folds a name or postcode for comparison: upper case, no spaces or
 // punctuation.
 func norm(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToUpper(s) {
-		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r > 127 {
-			b.WriteRune(r)
+	return string(fold(nil, []byte(s)))
+}
+
+// fold appends to dst the fold of text, character by character: each
+// upper-cased (as strings.ToUpper), kept if a letter A-Z, a digit or
+// beyond ASCII, dropped otherwise (bytes that are not UTF-8 fold to
+// U+FFFD, as ToUpper makes them).
+func fold(dst, text []byte) []byte {
+	for i := 0; i < len(text); {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			if c >= 'a' && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			if c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(text[i:])
+		i += n
+		if u := unicode.ToUpper(r); u >= 'A' && u <= 'Z' || u >= '0' && u <= '9' || u > 127 {
+			dst = utf8.AppendRune(dst, u)
 		}
 	}
-	return b.String()
+	return dst
 }

@@ -48,9 +48,22 @@ func (s *sameName) Evaluate(env *Env, r *audit.Record) []Finding {
 		return nil
 	}
 	uSurname, uPost, uAddr := norm(u.Surname), norm(u.Postcode), norm(u.Address)
+	// what a patient's record must hold for a finding: the user's surname
+	// (when compared) or their postcode (when an address or postcode is)
+	var wanted []string
+	if s.surname && uSurname != "" && !s.ignore[uSurname] {
+		wanted = append(wanted, uSurname)
+	}
+	if uPost != "" && (s.address || s.postal) {
+		wanted = append(wanted, uPost)
+	}
+	if len(wanted) == 0 {
+		return nil
+	}
+	sc, _ := env.Lookups.(screener)
 	var out []Finding
 	for _, nhs := range patients {
-		if nhs == r.Patient {
+		if nhs == r.Patient || sc != nil && sc.holdsNone(nhs, wanted...) {
 			continue
 		}
 		p, ok, err := env.Lookups.Patient(env.Ctx, nhs)
@@ -85,6 +98,13 @@ func (s *sameName) Evaluate(env *Env, r *audit.Record) []Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// screener is Lookups that can tell that a patient's record cannot hold
+// any of some folded texts without working the patient out (cachedLookups,
+// for the records a request described lazily).
+type screener interface {
+	holdsNone(nhs string, folded ...string) bool
 }
 
 func what(reason string) string {

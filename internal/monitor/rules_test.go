@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/openspine/openspine/internal/audit"
 )
@@ -441,4 +443,82 @@ func TestSubjectDetailsWorkedOutOnlyWhenARuleAsks(t *testing.T) {
 	if _, _, err := c2.Patient(context.Background(), "9000000097"); err != nil || inner.calls != 1 {
 		t.Fatalf("after a failure: err %v, %d look-ups", err, inner.calls)
 	}
+}
+
+// The same-name rule screens the text of a lazily described record before
+// working its details out: a record whose text cannot hold the user's
+// surname or postcode is skipped, one that may (or that it cannot read
+// literally, having escapes) is worked out and compared as before.
+func TestSameNameScreensTheRecordText(t *testing.T) {
+	now := day.Add(11 * time.Hour)
+	c := newCachedLookups(testPeople, time.Minute, 100, func() time.Time { return now })
+	e := &Env{Ctx: context.Background(), Lookups: c, MaxPatients: 200}
+	rule := rulesFor(t, Config{})[RuleSameNameAddress]
+	calls := 0
+	// u-smith: Smith, of LS1 4AP
+	subject := func(text, surname, postcode string) map[string]audit.Subject {
+		return map[string]audit.Subject{"9000000098": {Record: []byte(text), Details: func() (audit.Subject, error) {
+			calls++
+			return audit.Subject{Surname: surname, Postcode: postcode}, nil
+		}}}
+	}
+	cases := []struct {
+		name, text, surname, postcode string
+		worked                        int
+		reason                        string
+	}{
+		{"neither surname nor postcode in the text", `{"name":[{"family":"Jones"}],"address":[{"postalCode":"BD7 1DP"}]}`, "Jones", "BD7 1DP", 0, ""},
+		{"the surname in the text", `{"name":[{"family":"Smith"}]}`, "Smith", "", 1, "same-surname"},
+		{"the surname folded (case, spaces, punctuation)", `{"name":[{"family":"s-m i.TH"}]}`, "s-m i.TH", "", 1, "same-surname"},
+		{"the user's postcode, spaced otherwise", `{"address":[{"postalCode":"ls14ap"}]}`, "Jones", "ls14ap", 1, "same-address"},
+		{"the surname only in another element", `{"name":[{"given":["Smith"],"family":"Jones"}]}`, "Jones", "", 1, ""},
+		{"an escaped surname", `{"name":[{"family":"Sm\u0069th"}]}`, "Smith", "", 1, "same-surname"},
+		{"any escape at all", `{"name":[{"family":"Smyth \"the elder\""}]}`, "Smith", "", 1, "same-surname"},
+	}
+	for _, tc := range cases {
+		calls = 0
+		c.prime(subject(tc.text, tc.surname, tc.postcode))
+		want := 0
+		if tc.reason != "" {
+			want = 1
+		}
+		expect(t, tc.name, rule.Evaluate(e, rec(now, "u-smith", "9000000098")), want, tc.reason)
+		if calls != tc.worked {
+			t.Errorf("%s: details worked out %d times, want %d", tc.name, calls, tc.worked)
+		}
+	}
+	// a patient whose record was not read by the request is looked up as before
+	c.prime(nil)
+	if c.holdsNone("9000000098", "SMITH") {
+		t.Fatal("holdsNone answered for a patient with no pending record")
+	}
+}
+
+// fold is norm's one definition: it must fold exactly as upper-casing the
+// whole text with strings.ToUpper and keeping A-Z, 0-9 and what is beyond
+// ASCII did (the screen depends on folding text character by character).
+func FuzzFold(f *testing.F) {
+	for _, s := range []string{"", "Smith", "O'Brien-Smythe", "bd7 1dp", "Müller", "STRAßE", "ǆemal", "ſ ı K", "\xff\xfeab", "Ωmega ﬁ", "x\u0345y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b strings.Builder
+		for _, r := range strings.ToUpper(s) {
+			if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r > 127 {
+				b.WriteRune(r)
+			}
+		}
+		if got := norm(s); got != b.String() {
+			t.Fatalf("norm(%q) = %q, upper-cased and filtered %q", s, got, b.String())
+		}
+		// folding a text is folding its parts one after another
+		for i := range len(s) + 1 {
+			if !utf8.ValidString(s[:i]) {
+				continue
+			}
+			if got := string(fold(fold(nil, []byte(s[:i])), []byte(s[i:]))); got != norm(s) {
+				t.Fatalf("fold of %q in two parts at %d = %q, whole %q", s, i, got, norm(s))
+			}
+		}
+	})
 }

@@ -251,7 +251,7 @@ func (h *recordHead) describe(body []byte) audit.Subject {
 	if h.decoded {
 		return h.subject()
 	}
-	return audit.Subject{Details: func() (audit.Subject, error) {
+	return audit.Subject{Record: body, Details: func() (audit.Subject, error) {
 		h, err := decodeHead(body)
 		return h.subject(), err
 	}}

@@ -296,8 +296,8 @@ func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
 	// A queued log never catches up here: its batches are committed (and
 	// visible) before they are durable and join the tree, so the stored
 	// size runs ahead of the tree while they are in flight. Records
-	// inserted behind its back make its next batch fail (the log does not
-	// end where it was numbered to start), and it catches up then.
+	// inserted behind its back are taken in when its next batch, stored
+	// after them, joins the tree (see joinTree).
 	if l.queued == nil {
 		if err := l.catchUp(ctx); err != nil {
 			return nil, err

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,14 +65,18 @@ type SharedStorage interface {
 	AppendLeavesFunc(ctx context.Context, build func(first int64) (bodies, hashes [][]byte, err error)) (first int64, err error)
 }
 
-// QueuedStorage is implemented by a Storage whose appends run in the
-// order they are queued. QueueLeaves queues the records numbered from
-// first and returns a wait for their durable outcome; an append whose
-// first is not where the stored log ends fails (and so do those queued
-// behind it). With it the Log keeps several batches in flight: it numbers
-// and queues the next batch while the previous waits for its fsync.
+// QueuedStorage is implemented by a Storage whose appends run one after
+// another on a single writer, in the order they are queued, and become
+// durable in that order (SQLite). QueueLeavesFunc queues an append and
+// returns at once: build is called in the append's transaction with the
+// index the first record gets (again, should the transaction be run
+// again); then is called once with the outcome when the records are
+// durable or have failed, in the order the appends were queued, and must
+// not block. With it the Log keeps one append queued at a time, which
+// takes, when the writer comes to it, every record that arrived meanwhile:
+// no goroutine of the Log's own stands between a request and the writer.
 type QueuedStorage interface {
-	QueueLeaves(ctx context.Context, first int64, bodies, hashes [][]byte) (wait func() error, err error)
+	QueueLeavesFunc(build func(first int64) (bodies, hashes [][]byte, err error), then func(first int64, err error)) error
 }
 
 // LogOptions tune a Log; zero values take the defaults.
@@ -98,6 +101,13 @@ type Log struct {
 	closed  bool
 	queue   chan *pending
 	done    chan struct{} // closed when the appender has drained the queue
+
+	// a queued log's records waiting for the storage's next append, and
+	// whether that append is queued (it takes them all when it runs)
+	waitMu   sync.Mutex
+	waiting  []*pending
+	draining bool
+	drains   sync.WaitGroup // appends queued and not yet answered
 
 	writeMu sync.Mutex // one writer of the tree: the appender or catchUp
 	cpMu    sync.Mutex // one checkpoint at a time: sizes only grow
@@ -155,7 +165,11 @@ func NewLog(st Storage, signer *Signer, opts LogOptions) (*Log, error) {
 	if err := l.load(context.Background()); err != nil {
 		return nil, err
 	}
-	go l.run()
+	if l.queued == nil {
+		go l.run()
+	} else {
+		close(l.done) // no appender: see wait
+	}
 	return l, nil
 }
 
@@ -293,11 +307,15 @@ func (l *Log) Append(ctx context.Context, r *Record) error {
 		l.closeMu.RUnlock()
 		return ErrClosed
 	}
-	select {
-	case l.queue <- p:
-	case <-ctx.Done():
-		l.closeMu.RUnlock()
-		return ctx.Err()
+	if l.queued != nil {
+		l.wait(p)
+	} else {
+		select {
+		case l.queue <- p:
+		case <-ctx.Done():
+			l.closeMu.RUnlock()
+			return ctx.Err()
+		}
 	}
 	l.closeMu.RUnlock()
 	select {
@@ -316,10 +334,6 @@ func (l *Log) Append(ctx context.Context, r *Record) error {
 // records at a time, until the queue is closed and drained.
 func (l *Log) run() {
 	defer close(l.done)
-	if l.queued != nil {
-		l.runQueued()
-		return
-	}
 	for p := range l.queue {
 		l.commit(l.gather(p))
 	}
@@ -344,105 +358,97 @@ func (l *Log) gather(p *pending) []*pending {
 	return batch
 }
 
-// flight is a batch queued in the storage, waiting to be durable.
-type flight struct {
-	batch  []*pending
-	first  int64
-	hashes [][]byte
-	wait   func() error
-}
-
-// maxFlights bounds the batches queued in the storage and not yet durable.
-const maxFlights = 8
-
-// runQueued is the appender for a QueuedStorage: it numbers each batch
-// from where the previous one ends and queues it at once; the releaser
-// waits for each in turn, adds it to the tree and answers its waiters.
-// After a failure, numbering starts again from the stored size once
-// everything in flight has settled.
-func (l *Log) runQueued() {
-	flights := make(chan *flight, maxFlights)
-	released := make(chan struct{})
-	var failed atomic.Bool
-	var inFlight sync.WaitGroup
-	go func() {
-		defer close(released)
-		for f := range flights {
-			l.release(f, &failed)
-			inFlight.Done()
-		}
-	}()
-	defer func() {
-		close(flights)
-		<-released
-	}()
-	next := int64(-1)
-	ctx := context.Background()
-	for p := range l.queue {
-		batch := l.gather(p)
-		if failed.Load() || next < 0 {
-			inFlight.Wait()
-			failed.Store(false)
-			if err := l.catchUp(ctx); err != nil {
-				l.opts.Logger.Error("audit log resync failed", "err", err)
-			}
-			l.mu.RLock()
-			next = int64(l.tree.End())
-			l.mu.RUnlock()
-		}
-		f := &flight{batch: batch, first: next, hashes: make([][]byte, len(batch))}
-		bodies := make([][]byte, len(batch))
-		var err error
-		for i, p := range batch {
-			p.rec.Index = next + int64(i)
-			if bodies[i], err = json.Marshal(&p.rec); err != nil {
-				break
-			}
-			f.hashes[i] = l.hasher.HashLeaf(bodies[i])
-		}
-		if err == nil {
-			f.wait, err = l.queued.QueueLeaves(ctx, next, bodies, f.hashes)
-		}
-		if err != nil {
-			f.wait = func() error { return err }
-		} else {
-			next += int64(len(batch))
-		}
-		inFlight.Add(1)
-		flights <- f
+// wait adds p to the records waiting for a queued log's next append, and
+// queues that append if it is not queued yet. closeMu held (read).
+func (l *Log) wait(p *pending) {
+	l.waitMu.Lock()
+	l.waiting = append(l.waiting, p)
+	queued := l.draining
+	l.draining = true
+	l.waitMu.Unlock()
+	if queued {
+		return
 	}
-}
-
-// release waits for a queued batch; durable, it joins the tree and its
-// waiters are answered; failed, they get the error and failed is set.
-func (l *Log) release(f *flight, failed *atomic.Bool) {
-	if err := f.wait(); err != nil {
-		// A commit whose acknowledgement was lost (a dropped connection)
-		// is stored all the same: then it is a success. Never when the
-		// storage says it is not durable.
-		if errors.Is(err, store.ErrNotDurable) || !l.storedAt(context.Background(), f.first, f.hashes) {
-			failed.Store(true)
-			l.failBatch(f.batch, err)
+	var batch []*pending
+	take := func() []*pending { // once, by the append or its outcome
+		if batch == nil {
+			l.waitMu.Lock()
+			batch, l.waiting, l.draining = l.waiting, nil, false
+			l.waitMu.Unlock()
+		}
+		return batch
+	}
+	var hashes [][]byte
+	build := func(first int64) ([][]byte, [][]byte, error) {
+		b := take()
+		bodies := make([][]byte, len(b))
+		hashes = make([][]byte, len(b))
+		for i, p := range b {
+			p.rec.Index = first + int64(i)
+			var err error
+			if bodies[i], err = json.Marshal(&p.rec); err != nil {
+				return nil, nil, fmt.Errorf("audit record: %w", err)
+			}
+			hashes[i] = l.hasher.HashLeaf(bodies[i])
+		}
+		return bodies, hashes, nil
+	}
+	then := func(first int64, err error) {
+		defer l.drains.Done()
+		b := take()
+		if err != nil && (len(hashes) != len(b) || !l.durableAnyway(err, first, hashes)) {
+			l.failBatch(b, err)
 			return
 		}
+		if err := l.joinTree(first, hashes); err != nil {
+			l.failBatch(b, err)
+			return
+		}
+		l.settleBatch(b, first)
 	}
+	l.drains.Add(1)
+	if err := l.queued.QueueLeavesFunc(build, then); err != nil {
+		l.drains.Done()
+		l.failBatch(take(), err)
+	}
+}
+
+// durableAnyway tells whether a batch whose append failed with err is
+// stored all the same: a commit whose acknowledgement was lost (a dropped
+// connection). Never when the storage says it is not durable.
+func (l *Log) durableAnyway(err error, first int64, hashes [][]byte) bool {
+	return !errors.Is(err, store.ErrNotDurable) && l.storedAt(context.Background(), first, hashes)
+}
+
+// joinTree adds to the tree the leaf hashes of a queued log's durable
+// batch stored from index first. Stored records between the tree's end
+// and first (a failed batch that was stored all the same, or records
+// inserted behind the log's back) are taken in first, which marks the log
+// as tampered (see catchUpLocked).
+func (l *Log) joinTree(first int64, hashes [][]byte) error {
+	ctx := context.Background()
 	l.writeMu.Lock()
-	l.mu.Lock()
-	ok := int64(l.tree.End()) == f.first
-	if ok {
-		for _, h := range f.hashes {
-			l.appendLeaf(h)
+	defer l.writeMu.Unlock()
+	l.mu.RLock()
+	end := int64(l.tree.End())
+	l.mu.RUnlock()
+	if first > end {
+		if err := l.catchUpLocked(ctx, first, false, nil); err != nil {
+			return err
 		}
 	}
-	l.mu.Unlock()
-	l.writeMu.Unlock()
-	if !ok {
-		// cannot happen: every batch checks in its transaction that the log
-		// ends at its first index, and batches are released in order
-		failed.Store(true)
-		l.opts.Logger.Error("audit log: a durable batch does not continue the tree", "first", f.first)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if int64(l.tree.End()) != first {
+		// cannot happen: batches are stored where the log ends, and
+		// answered in that order
+		l.opts.Logger.Error("audit log: a durable batch does not continue the tree", "first", first, "tree", l.tree.End())
+		return fmt.Errorf("audit log: a batch stored at %d does not continue the tree of %d records", first, l.tree.End())
 	}
-	l.settleBatch(f.batch, f.first)
+	for _, h := range hashes {
+		l.appendLeaf(h)
+	}
+	return nil
 }
 
 // commit appends one batch and answers its waiters.
@@ -606,12 +612,14 @@ func (l *Log) Close() error {
 	l.closeMu.Lock()
 	if l.closed {
 		l.closeMu.Unlock()
+		l.drains.Wait()
 		<-l.done
 		return nil
 	}
 	l.closed = true
 	close(l.queue)
 	l.closeMu.Unlock()
+	l.drains.Wait()
 	<-l.done
 	l.subMu.Lock()
 	for ch := range l.subs {

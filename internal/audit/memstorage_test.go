@@ -192,36 +192,42 @@ func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
 // queuedMem is a QueuedStorage over memStorage that behaves as SQLite's
 // writer does: appends run one after another in the order queued, each
-// checks that the log ends at its first index, and each is answered only
-// after a separate durability delay, while the next ones already run.
+// numbered from where the log then ends, and each is answered, in order,
+// only after a separate durability delay, while the next ones already run.
 type queuedMem struct {
 	*memStorage
 	jobs     chan func()
-	durable  time.Duration // the fsync: the wait returns this long after the append
+	answers  chan func()   // in order, each after its durability delay
+	durable  time.Duration // the fsync: then is called this long after the append
+	work     time.Duration // each append keeps the writer busy this long
 	failNext int           // the next so many appends fail (guarded by mu)
 	lostAck  int           // the next so many appends are stored but answered with an error
 	notDur   int           // the next so many appends are stored but answered "not durable"
-	queuedN  int           // QueueLeaves calls
+	queuedN  int           // QueueLeavesFunc calls
 }
 
 func newQueuedMem() *queuedMem {
-	q := &queuedMem{memStorage: newMemStorage(), jobs: make(chan func(), 64)}
+	q := &queuedMem{memStorage: newMemStorage(), jobs: make(chan func(), 64), answers: make(chan func(), 64)}
 	go func() {
 		for j := range q.jobs {
 			j()
 		}
 	}()
+	go func() {
+		for a := range q.answers {
+			a()
+		}
+	}()
 	return q
 }
 
-func (q *queuedMem) QueueLeaves(ctx context.Context, first int64, bodies, hashes [][]byte) (func() error, error) {
-	done := make(chan error, 1)
+func (q *queuedMem) QueueLeavesFunc(build func(first int64) ([][]byte, [][]byte, error), then func(first int64, err error)) error {
 	q.mu.Lock()
 	q.queuedN++
 	q.mu.Unlock()
 	q.jobs <- func() {
 		q.mu.Lock()
-		end, fail, lost, notDur := q.n, q.failNext > 0, q.lostAck > 0, q.notDur > 0
+		first, fail, lost, notDur := q.n, q.failNext > 0, q.lostAck > 0, q.notDur > 0
 		if fail {
 			q.failNext--
 		} else if lost {
@@ -230,24 +236,25 @@ func (q *queuedMem) QueueLeaves(ctx context.Context, first int64, bodies, hashes
 			q.notDur--
 		}
 		q.mu.Unlock()
-		var err error
+		bodies, hashes, err := build(first)
+		time.Sleep(q.work)
 		switch {
-		case end != first:
-			err = fmt.Errorf("log ends at %d, records start at %d", end, first)
+		case err != nil:
 		case fail:
 			err = errors.New("disk full")
 		default:
-			_, err = q.AppendLeaves(ctx, bodies, hashes)
+			_, err = q.AppendLeaves(context.Background(), bodies, hashes)
 			if err == nil && lost {
 				err = errors.New("connection reset after commit")
 			} else if err == nil && notDur {
 				err = fmt.Errorf("%w: fsync failed", store.ErrNotDurable)
 			}
 		}
-		go func() {
-			time.Sleep(q.durable)
-			done <- err
-		}()
+		due := time.Now().Add(q.durable)
+		q.answers <- func() {
+			time.Sleep(time.Until(due))
+			then(first, err)
+		}
 	}
-	return func() error { return <-done }, nil
+	return nil
 }

@@ -84,48 +84,48 @@ func (s *sqlStore) AppendLeavesFunc(ctx context.Context, build func(first int64)
 	return first, nil
 }
 
-// ErrLogMoved is returned by QueueLeaves when the log does not end where
-// the records were numbered to start.
-var ErrLogMoved = errors.New("the audit log does not end at the index the records were numbered from")
-
-// QueueLeaves queues the append of records numbered from first and returns
-// at once with a wait that reports the append's durable outcome. Appends
-// run in the order they are queued (SQLite's single writer), so a caller
-// may queue the next batch before the previous is durable; each checks
-// that the log ends at its first index, so a failed batch makes those
-// queued behind it fail too, rather than leave a gap. On PostgreSQL the
-// append happens before QueueLeaves returns.
-func (s *sqlStore) QueueLeaves(ctx context.Context, first int64, bodies, hashes [][]byte) (func() error, error) {
-	if len(bodies) != len(hashes) {
-		return nil, fmt.Errorf("audit append: %d bodies, %d hashes", len(bodies), len(hashes))
-	}
+// QueueLeavesFunc queues an append and returns at once: build makes the
+// records in the append's transaction, once it knows the index the first
+// gets (it may be called again, should the transaction be run again), and
+// then is called once with the outcome when they are durable or have
+// failed. Appends run in the order they are queued (SQLite's single
+// writer), and their outcomes come in that order, on the writer's syncing
+// goroutine: then must not block. On PostgreSQL the append happens, and
+// then is called, before QueueLeavesFunc returns.
+func (s *sqlStore) QueueLeavesFunc(build func(first int64) (bodies, hashes [][]byte, err error), then func(first int64, err error)) error {
+	var first int64
 	fn := func(ctx context.Context, tx *sql.Tx) error {
-		end, err := s.logEnd(ctx, tx)
+		var err error
+		if first, err = s.logEnd(ctx, tx); err != nil {
+			return err
+		}
+		bodies, hashes, err := build(first)
 		if err != nil {
 			return err
 		}
-		if end != first {
-			return fmt.Errorf("%w: it ends at %d, the records start at %d", ErrLogMoved, end, first)
+		if len(bodies) != len(hashes) {
+			return fmt.Errorf("%d bodies, %d hashes", len(bodies), len(hashes))
 		}
 		return s.insertLeaves(ctx, tx, first, bodies, hashes)
 	}
 	start := time.Now()
-	wrap := func(err error) error {
+	done := func(err error) {
 		observe("audit_append", start)
 		if err != nil {
-			return fmt.Errorf("audit append: %w", err)
+			err = fmt.Errorf("audit append: %w", err)
 		}
+		then(first, err)
+	}
+	// the append is not the request's: it carries other requests' records
+	ctx := context.Background()
+	if s.enqueue == nil {
+		done(s.write(ctx, fn))
 		return nil
 	}
-	if s.enqueue == nil {
-		err := wrap(s.write(ctx, fn))
-		return func() error { return err }, nil
+	if err := s.enqueue(ctx, fn, done); err != nil {
+		return fmt.Errorf("audit append: %w", err)
 	}
-	wait, err := s.enqueue(ctx, fn)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	return func() error { return wrap(wait()) }, nil
+	return nil
 }
 
 func (s *sqlStore) auditColumn(ctx context.Context, col string, from, to int64) ([][]byte, error) {

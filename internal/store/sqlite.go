@@ -72,6 +72,16 @@ type writeJob struct {
 	ctx  context.Context
 	fn   func(ctx context.Context, tx *sql.Tx) error
 	done chan error
+	then func(error) // instead of done, when set: called with the outcome
+}
+
+// finish answers the job: durable (nil) or failed.
+func (j *writeJob) finish(err error) {
+	if j.then != nil {
+		j.then(err)
+		return
+	}
+	j.done <- err
 }
 
 // sqliteWriter owns the single write connection. Concurrent writers queue
@@ -79,10 +89,10 @@ type writeJob struct {
 // transaction, each job under its own savepoint (so one failing job rolls
 // back alone), and commits the batch. The commit writes the batch to the
 // write-ahead log without waiting for the disk; the syncer then makes the
-// log durable (fdatasync) and only then answers the batch's jobs. The
-// writer meanwhile runs the next batch, so the fsync is off its serial
-// path, and one fsync covers every batch committed while the previous one
-// ran (group commit, pipelined).
+// log durable (fdatasync) and only then answers the batch's jobs. While
+// the syncer waits for the disk, the writer gathers what arrives and
+// commits it, in one transaction, as soon as that fsync is done: one
+// transaction per fsync (group commit), each page written once per fsync.
 type sqliteWriter struct {
 	db        *sql.DB
 	walPath   string
@@ -99,6 +109,10 @@ type sqliteWriter struct {
 	// pages, so a later fsync proves nothing; restart to recover).
 	failed atomic.Pointer[error]
 	thread atomic.Int64 // the OS thread the writer runs on (0: not known)
+	// unsynced counts the committed batches not yet durable and answered;
+	// the syncer signals round after answering some
+	unsynced atomic.Int32
+	round    chan struct{}
 	// metrics of this database file
 	fsyncs, batchSizes prometheus.Observer
 	busy               prometheus.Counter
@@ -297,7 +311,7 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 			return nil, fmt.Errorf("prepare %q: %w", q, err)
 		}
 	}
-	w := &sqliteWriter{db: wdb, walPath: path + "-wal", queue: make(chan *writeJob, 1024), synced: make(chan *syncItem, maxBatch), closing: make(chan struct{}),
+	w := &sqliteWriter{db: wdb, walPath: path + "-wal", queue: make(chan *writeJob, 1024), synced: make(chan *syncItem, maxBatch), closing: make(chan struct{}), round: make(chan struct{}, 1),
 		fsyncs: fsyncSeconds.WithLabelValues(filepath.Base(path)), batchSizes: commitBatch.WithLabelValues(filepath.Base(path)),
 		busy: writerBusy.WithLabelValues(filepath.Base(path))}
 	for q, st := range map[string]**sql.Stmt{"SAVEPOINT job": &w.savepoint, "RELEASE SAVEPOINT job": &w.release, "ROLLBACK TO SAVEPOINT job": &w.rollback} {
@@ -318,7 +332,7 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 	go w.run()
 	go w.syncLoop()
 	s.write = w.submit
-	s.enqueue = w.enqueue
+	s.enqueue = w.enqueueThen
 	s.sqlite = w
 	// Writes prepare their statements on the writer's connection.
 	s.writeView = ws
@@ -352,18 +366,32 @@ func (w *sqliteWriter) submit(ctx context.Context, fn func(ctx context.Context, 
 // job's fate must be known before anything is answered: wait returns only
 // when it is durable or failed, even if the client has gone.
 func (w *sqliteWriter) enqueue(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) (func() error, error) {
-	if err := w.failed.Load(); err != nil {
-		return nil, *err
-	}
 	job := &writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	select {
-	case w.queue <- job:
-	case <-w.closing:
-		return nil, ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := w.put(job); err != nil {
+		return nil, err
 	}
 	return func() error { return <-job.done }, nil
+}
+
+// enqueueThen queues a job whose outcome is handed to then, called (once,
+// on the writer's syncing goroutine: it must not block) when the job is
+// durable or has failed. Jobs' outcomes come in the order they were queued.
+func (w *sqliteWriter) enqueueThen(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error, then func(error)) error {
+	return w.put(&writeJob{ctx: ctx, fn: fn, then: then})
+}
+
+func (w *sqliteWriter) put(job *writeJob) error {
+	if err := w.failed.Load(); err != nil {
+		return *err
+	}
+	select {
+	case w.queue <- job:
+		return nil
+	case <-w.closing:
+		return ErrClosed
+	case <-job.ctx.Done():
+		return job.ctx.Err()
+	}
 }
 
 func (w *sqliteWriter) close() {
@@ -408,6 +436,25 @@ func (w *sqliteWriter) run() {
 				break fill
 			}
 		}
+		// While a committed batch waits for the disk, gather what arrives:
+		// it could not be durable before that batch's fsync is done anyway,
+		// and one transaction then writes each page it changes once, where
+		// several small ones would each write it again (and the fsync has
+		// more to write).
+	hold:
+		for w.unsynced.Load() > 0 {
+			queue := w.queue
+			if len(batch) == maxBatch {
+				queue = nil
+			}
+			select {
+			case job := <-queue:
+				batch = append(batch, job)
+			case <-w.round:
+			case <-w.closing:
+				break hold
+			}
+		}
 		w.commit(batch)
 		batch = make([]*writeJob, 0, maxBatch) // the syncer owns the old one
 	}
@@ -416,7 +463,7 @@ func (w *sqliteWriter) run() {
 // answer fails every job of the batch with err.
 func answer(batch []*writeJob, err error) {
 	for _, j := range batch {
-		j.done <- err
+		j.finish(err)
 	}
 }
 
@@ -442,6 +489,7 @@ func (w *sqliteWriter) commit(batch []*writeJob) {
 	}
 	w.batchSizes.Observe(float64(len(batch)))
 	w.busy.Add(time.Since(start).Seconds())
+	w.unsynced.Add(1)
 	w.synced <- &syncItem{jobs: batch, results: results, start: start}
 }
 
@@ -528,6 +576,12 @@ func (w *sqliteWriter) syncLoop() {
 				err = w.failed.Load()
 			}
 		}
+		// the writer may commit its next batch while these are answered
+		w.unsynced.Add(-int32(len(items)))
+		select {
+		case w.round <- struct{}{}:
+		default:
+		}
 		now := time.Now()
 		syncBatches.Observe(float64(len(items)))
 		for _, it := range items {
@@ -537,7 +591,7 @@ func (w *sqliteWriter) syncLoop() {
 			}
 			commitSeconds.Observe(now.Sub(it.start).Seconds())
 			for i, j := range it.jobs {
-				j.done <- it.results[i]
+				j.finish(it.results[i])
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -51,7 +52,10 @@ func TestSQLiteWritesStopAfterAFailedSync(t *testing.T) {
 	if _, err := s.Apply(ctx, []Change{createChange("after")}); err == nil || !strings.Contains(err.Error(), "refused until restart") {
 		t.Fatalf("a write after the failure was answered %v", err)
 	}
-	if _, err := s.QueueLeaves(ctx, 0, [][]byte{[]byte("{}")}, [][]byte{make([]byte, 32)}); err == nil {
+	one := func(int64) ([][]byte, [][]byte, error) {
+		return [][]byte{[]byte("{}")}, [][]byte{make([]byte, 32)}, nil
+	}
+	if err := s.QueueLeavesFunc(one, func(int64, error) { t.Error("an append refused at the queue was answered") }); err == nil {
 		t.Fatal("an audit append after the failure was queued")
 	}
 	if rec, err := s.Read(ctx, "Basic", "before"); err != nil || rec.Version != 1 {
@@ -62,35 +66,47 @@ func TestSQLiteWritesStopAfterAFailedSync(t *testing.T) {
 	}
 }
 
-// Jobs queued one after another run in that order, and each wait reports
-// its own job's outcome.
+// Appends queued one after another run in that order: each is built with
+// the index where the log then ends, and their outcomes come in order.
 func TestSQLiteQueuedWritesRunInOrder(t *testing.T) {
 	ctx := context.Background()
 	s := openTestSQLite(t)
-	var waits []func() error
-	for i := 0; i < 50; i++ {
-		body := [][]byte{[]byte(`{"n":` + string(rune('0'+i%10)) + `}`)}
-		wait, err := s.QueueLeaves(ctx, int64(i), body, [][]byte{make([]byte, 32)})
-		if err != nil {
+	const n = 50
+	type outcome struct {
+		first int64
+		err   error
+	}
+	outcomes := make(chan outcome, n)
+	built := make([]int64, n)
+	for i := range n {
+		build := func(first int64) ([][]byte, [][]byte, error) {
+			built[i] = first
+			return [][]byte{[]byte(`{"n":` + strconv.Itoa(i) + `}`), []byte(`{}`)}, [][]byte{make([]byte, 32), make([]byte, 32)}, nil
+		}
+		if err := s.QueueLeavesFunc(build, func(first int64, err error) { outcomes <- outcome{first, err} }); err != nil {
 			t.Fatal(err)
 		}
-		waits = append(waits, wait)
 	}
-	// numbered out of place: refused, and nothing stored for it
-	bad, err := s.QueueLeaves(ctx, 7, [][]byte{[]byte(`{}`)}, [][]byte{make([]byte, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, w := range waits {
-		if err := w(); err != nil {
-			t.Fatalf("append %d: %v", i, err)
+	for i := range n {
+		o := <-outcomes
+		if o.err != nil || o.first != int64(2*i) || built[i] != o.first {
+			t.Fatalf("append %d: outcome %+v, built at %d", i, o, built[i])
 		}
 	}
-	if err := bad(); !errors.Is(err, ErrLogMoved) {
-		t.Fatalf("an append numbered 7 after 50 records: %v", err)
+	// a build that fails fails its append alone, and stores nothing
+	boom := errors.New("boom")
+	if err := s.QueueLeavesFunc(func(int64) ([][]byte, [][]byte, error) { return nil, nil, boom },
+		func(_ int64, err error) { outcomes <- outcome{0, err} }); err != nil {
+		t.Fatal(err)
 	}
-	if n, err := s.LogSize(ctx); err != nil || n != 50 {
-		t.Fatalf("log size %d, %v", n, err)
+	if o := <-outcomes; !errors.Is(o.err, boom) {
+		t.Fatalf("a failed build was answered %v", o.err)
+	}
+	if size, err := s.LogSize(ctx); err != nil || size != 2*n {
+		t.Fatalf("log size %d, %v", size, err)
+	}
+	if b, err := s.Leaves(ctx, 2*n-2, 2*n-1); err != nil || string(b[0]) != `{"n":49}` {
+		t.Fatalf("last append's first record: %q, %v", b, err)
 	}
 }
 
@@ -191,11 +207,12 @@ func TestSQLiteFailingJobLeavesTheRestOfItsBatch(t *testing.T) {
 	ctx := context.Background()
 	s := openTestSQLite(t)
 	boom := errors.New("boom")
-	var waits []func() error
+	var waits []chan error
 	for i := 0; i < 60; i++ {
 		key := "k" + string(rune('a'+i/26)) + string(rune('a'+i%26))
 		fail := i%7 == 3
-		wait, err := s.enqueue(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		wait := make(chan error, 1)
+		err := s.enqueue(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, "INSERT INTO claims (key, until) VALUES (?, 0)", key); err != nil {
 				return err
 			}
@@ -203,14 +220,14 @@ func TestSQLiteFailingJobLeavesTheRestOfItsBatch(t *testing.T) {
 				return boom
 			}
 			return nil
-		})
+		}, func(err error) { wait <- err })
 		if err != nil {
 			t.Fatal(err)
 		}
 		waits = append(waits, wait)
 	}
 	for i, w := range waits {
-		err := w()
+		err := <-w
 		if fail := i%7 == 3; fail != errors.Is(err, boom) || (!fail && err != nil) {
 			t.Fatalf("job %d answered %v", i, err)
 		}

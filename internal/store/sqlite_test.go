@@ -376,3 +376,53 @@ func TestSQLiteFsyncsAreTimedPerFile(t *testing.T) {
 		}
 	}
 }
+
+// countObserver counts observations (a prometheus.Observer).
+type countObserver struct {
+	mu  sync.Mutex
+	n   int
+	sum float64
+}
+
+func (c *countObserver) Observe(v float64) {
+	c.mu.Lock()
+	c.n++
+	c.sum += v
+	c.mu.Unlock()
+}
+
+// Concurrent writes are committed one transaction per fsync: what arrives
+// while a batch waits for the disk is committed together after it, not in
+// transactions of its own that the same fsync covers.
+func TestSQLiteOneTransactionPerFsync(t *testing.T) {
+	ctx := context.Background()
+	s := openTestSQLite(t)
+	commits, fsyncs := &countObserver{}, &countObserver{}
+	s.sqlite.batchSizes, s.sqlite.fsyncs = commits, fsyncs // before any job: the writer reads them after one
+	const writers, each = 8, 100
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if _, err := s.Apply(ctx, []Change{createChange(fmt.Sprintf("w%d-%d", w, i))}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	commits.mu.Lock()
+	fsyncs.mu.Lock()
+	defer commits.mu.Unlock()
+	defer fsyncs.mu.Unlock()
+	if commits.sum != writers*each {
+		t.Fatalf("%v jobs committed, want %d", commits.sum, writers*each)
+	}
+	if commits.n != fsyncs.n {
+		t.Fatalf("%d transactions committed for %d fsyncs", commits.n, fsyncs.n)
+	}
+	t.Logf("%d writes in %d transactions, one per fsync", writers*each, commits.n)
+}

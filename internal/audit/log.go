@@ -81,8 +81,8 @@ type QueuedStorage interface {
 
 // LogOptions tune a Log; zero values take the defaults.
 type LogOptions struct {
-	MaxBatch  int              // records per group commit (512)
-	QueueSize int              // Appends waiting for the appender (4096)
+	MaxBatch  int              // records per group commit (512); a queued log's append takes every record waiting
+	QueueSize int              // Appends waiting for the appender (4096); a queued log has no appender
 	Logger    *slog.Logger     // slog.Default()
 	Now       func() time.Time // time.Now, for checkpoint times
 }

@@ -109,8 +109,8 @@ type sqliteWriter struct {
 	// pages, so a later fsync proves nothing; restart to recover).
 	failed atomic.Pointer[error]
 	thread atomic.Int64 // the OS thread the writer runs on (0: not known)
-	// unsynced counts the committed batches not yet durable and answered;
-	// the syncer signals round after answering some
+	// unsynced counts the committed batches not yet durable; the syncer
+	// signals round when its fsync has made some durable
 	unsynced atomic.Int32
 	round    chan struct{}
 	// metrics of this database file

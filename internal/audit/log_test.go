@@ -446,3 +446,64 @@ func TestQueuedStorageLostAcknowledgementIsASuccessButNotDurableIsNot(t *testing
 		t.Fatalf("a stored but not durable batch was answered %v", err)
 	}
 }
+
+// Closing a queued log while records are being appended: every Append
+// returns (stored, or refused as closed), Close waits for the appends
+// queued with the storage, every record answered as stored is in the
+// tree and the store, and the last checkpoint signs them all.
+func TestQueuedCloseUnderLoad(t *testing.T) {
+	st := newQueuedMem()
+	st.durable = time.Millisecond
+	st.work = 100 * time.Microsecond
+	l, err := NewLog(st, testSigner(t), LogOptions{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var stored []*Record
+	closed := 0
+	for w := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				r := testRecord(w*100000 + i)
+				err := l.Append(context.Background(), r)
+				mu.Lock()
+				if err == nil {
+					stored = append(stored, r)
+				} else if errors.Is(err, ErrClosed) {
+					closed++
+				}
+				mu.Unlock()
+				if err != nil {
+					if !errors.Is(err, ErrClosed) {
+						t.Error(err)
+					}
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(30 * time.Millisecond)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	size, root := l.Root()
+	if closed != 32 || size != int64(len(stored)) {
+		t.Fatalf("%d appenders refused as closed (want 32); tree %d, %d answered stored", closed, size, len(stored))
+	}
+	if n, _ := st.LogSize(context.Background()); n != size || !bytes.Equal(root, mth(storedLeaves(t, st))) {
+		t.Fatalf("store holds %d records, tree %d, or another root", n, size)
+	}
+	cps, err := st.Checkpoints(context.Background())
+	if err != nil || len(cps) == 0 {
+		t.Fatalf("no last checkpoint: %v", err)
+	}
+	cp, err := ParseCheckpoint(cps[len(cps)-1], testSigner(t).PublicKey())
+	if err != nil || cp.Size != size {
+		t.Fatalf("last checkpoint %+v, %v; want size %d", cp, err, size)
+	}
+}

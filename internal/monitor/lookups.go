@@ -3,7 +3,6 @@ package monitor
 import (
 	"bytes"
 	"context"
-	"strings"
 	"sync"
 	"time"
 	"unicode"
@@ -94,6 +93,7 @@ type cachedLookups struct {
 	users      map[string]cachedPerson
 	restricted map[string]cachedBool
 	pending    map[string]audit.Subject // described lazily by the record being evaluated
+	folded     []byte                   // holdsNone's buffer (the evaluation goroutine's only)
 }
 
 type cachedPerson struct {
@@ -191,9 +191,9 @@ func (c *cachedLookups) holdsNone(nhs string, folded ...string) bool {
 	if text == nil || bytes.IndexByte(text, '\\') >= 0 {
 		return false
 	}
-	all := string(fold(make([]byte, 0, len(text)), text))
+	c.folded = fold(c.folded[:0], text)
 	for _, f := range folded {
-		if f == "" || strings.Contains(all, f) {
+		if f == "" || bytes.Contains(c.folded, []byte(f)) {
 			return false
 		}
 	}

@@ -38,8 +38,8 @@ func init() {
 // (SQLite restarts it only when it was copied whole and no reader uses
 // it), so it grew without bound: 48 GB during a reindex of a million
 // patients, and every read searched a larger log index. Past walLimit the
-// checkpoint is RESTART: it waits for the writer between two batches and
-// for the readers in flight, copies what PASSIVE had not copied yet, and
+// checkpoint is RESTART: the writer pauses between two transactions for
+// it, and it waits for the readers in flight, copies what PASSIVE had not copied yet, and
 // makes the next write start the log again from its beginning; the file
 // is kept (at most walLimit: journal_size_limit), so the log's blocks are
 // reused, not freed and allocated again. (TRUNCATE, which empties the
@@ -49,13 +49,27 @@ var (
 	walLimit        int64 = 256 << 20
 )
 
-func checkpoint(cdb *sql.DB, walPath string) {
+func checkpoint(cdb *sql.DB, w *sqliteWriter) {
 	mode := "PASSIVE"
-	if fi, err := os.Stat(walPath); err == nil && fi.Size() > walLimit {
+	if fi, err := os.Stat(w.walPath); err == nil && fi.Size() > walLimit {
 		mode = "RESTART"
 	}
 	var busy, frames, copied int
-	if err := cdb.QueryRow("PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &copied); err != nil {
+	run := func() error {
+		return cdb.QueryRow("PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &copied)
+	}
+	var err error
+	if mode == "RESTART" {
+		// the writer holds a transaction open nearly all the time (see
+		// sqliteWriter): it pauses between two for the restart
+		err = w.paused(run)
+	} else {
+		err = run()
+	}
+	if errors.Is(err, ErrClosed) {
+		return
+	}
+	if err != nil {
 		slog.Warn("sqlite: WAL checkpoint failed", "mode", mode, "err", err)
 		return
 	}
@@ -85,14 +99,16 @@ func (j *writeJob) finish(err error) {
 }
 
 // sqliteWriter owns the single write connection. Concurrent writers queue
-// their transactions; the writer runs everything queued inside one database
-// transaction, each job under its own savepoint (so one failing job rolls
-// back alone), and commits the batch. The commit writes the batch to the
-// write-ahead log without waiting for the disk; the syncer then makes the
-// log durable (fdatasync) and only then answers the batch's jobs. While
-// the syncer waits for the disk, the writer gathers what arrives and
-// commits it, in one transaction, as soon as that fsync is done: one
-// transaction per fsync (group commit), each page written once per fsync.
+// their transactions (jobs); the writer runs each as it comes inside one
+// open database transaction, and commits it as soon as the syncer is idle:
+// the commit writes the batch to the write-ahead log without waiting for
+// the disk; the syncer then makes the log durable (fdatasync) and only then
+// answers the batch's jobs. So while the syncer waits for the disk the
+// writer already runs what arrives, and each fsync covers one transaction
+// holding everything that arrived during the previous one (group commit):
+// a page that several writes change is written once per fsync. Jobs that
+// hand their outcome to a callback (enqueueThen: the audit log's appends,
+// which gather every record waiting when they run) run last, at the commit.
 type sqliteWriter struct {
 	db        *sql.DB
 	walPath   string
@@ -113,6 +129,7 @@ type sqliteWriter struct {
 	// signals round when its fsync has made some durable
 	unsynced atomic.Int32
 	round    chan struct{}
+	pause    chan *pauseRequest // see paused
 	// metrics of this database file
 	fsyncs, batchSizes prometheus.Observer
 	busy               prometheus.Counter
@@ -275,22 +292,6 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 		return nil, err
 	}
 	cdb.SetMaxOpenConns(1)
-	stopCheckpoints := make(chan struct{})
-	checkpointsDone := make(chan struct{})
-	go func() {
-		defer close(checkpointsDone)
-		t := time.NewTicker(checkpointEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-stopCheckpoints:
-				cdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-				return
-			case <-t.C:
-				checkpoint(cdb, path+"-wal")
-			}
-		}
-	}()
 	ws := &sqlStore{d: s.d, db: wdb}
 	rdb, err := sql.Open(sqliteDriver, base+"&_query_only=1&_cache_size=-16384")
 	if err != nil {
@@ -311,7 +312,7 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 			return nil, fmt.Errorf("prepare %q: %w", q, err)
 		}
 	}
-	w := &sqliteWriter{db: wdb, walPath: path + "-wal", queue: make(chan *writeJob, 1024), synced: make(chan *syncItem, maxBatch), closing: make(chan struct{}), round: make(chan struct{}, 1),
+	w := &sqliteWriter{db: wdb, walPath: path + "-wal", queue: make(chan *writeJob, 1024), synced: make(chan *syncItem, maxBatch), closing: make(chan struct{}), round: make(chan struct{}, 1), pause: make(chan *pauseRequest),
 		fsyncs: fsyncSeconds.WithLabelValues(filepath.Base(path)), batchSizes: commitBatch.WithLabelValues(filepath.Base(path)),
 		busy: writerBusy.WithLabelValues(filepath.Base(path))}
 	for q, st := range map[string]**sql.Stmt{"SAVEPOINT job": &w.savepoint, "RELEASE SAVEPOINT job": &w.release, "ROLLBACK TO SAVEPOINT job": &w.rollback} {
@@ -331,6 +332,22 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 	w.wg.Add(2)
 	go w.run()
 	go w.syncLoop()
+	stopCheckpoints := make(chan struct{})
+	checkpointsDone := make(chan struct{})
+	go func() {
+		defer close(checkpointsDone)
+		t := time.NewTicker(checkpointEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopCheckpoints:
+				cdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+				return
+			case <-t.C:
+				checkpoint(cdb, w)
+			}
+		}
+	}()
 	s.write = w.submit
 	s.enqueue = w.enqueueThen
 	s.sqlite = w
@@ -411,53 +428,72 @@ func (w *sqliteWriter) run() {
 	w.thread.Store(int64(raiseWriterPriority(strings.TrimSuffix(w.walPath, "-wal"))))
 	defer w.wg.Done()
 	defer close(w.synced)
-	batch := make([]*writeJob, 0, maxBatch)
+	var t *openTxn
 	for {
+		// commit what ran as soon as nothing committed waits for the disk
+		if t != nil && (w.unsynced.Load() == 0 || t.broken) {
+			w.commit(t)
+			t = nil
+			continue
+		}
+		queue, round := w.queue, w.round
+		if t == nil {
+			round = nil
+		} else if t.size() >= maxBatch {
+			queue = nil
+		}
 		select {
-		case job := <-w.queue:
-			batch = append(batch[:0], job)
+		case job := <-queue:
+			if t == nil {
+				t = &openTxn{start: time.Now()}
+			}
+			w.add(t, job)
+		case <-round:
+		case req := <-w.pause:
+			if t != nil {
+				w.commit(t)
+				t = nil
+			}
+			close(req.paused)
+			<-req.resume
 		case <-w.closing:
-			// drain what was queued before closing
+			if t != nil {
+				w.commit(t)
+			}
+			// drain what was queued before closing, one job at a time
 			for {
 				select {
 				case job := <-w.queue:
-					w.commit([]*writeJob{job})
+					t := &openTxn{start: time.Now()}
+					w.add(t, job)
+					w.commit(t)
 				default:
 					return
 				}
 			}
 		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case job := <-w.queue:
-				batch = append(batch, job)
-			default:
-				break fill
-			}
-		}
-		// While a committed batch waits for the disk, gather what arrives:
-		// it could not be durable before that batch's fsync is done anyway,
-		// and one transaction then writes each page it changes once, where
-		// several small ones would each write it again (and the fsync has
-		// more to write).
-	hold:
-		for w.unsynced.Load() > 0 {
-			queue := w.queue
-			if len(batch) == maxBatch {
-				queue = nil
-			}
-			select {
-			case job := <-queue:
-				batch = append(batch, job)
-			case <-w.round:
-			case <-w.closing:
-				break hold
-			}
-		}
-		w.commit(batch)
-		batch = make([]*writeJob, 0, maxBatch) // the syncer owns the old one
 	}
+}
+
+// pauseRequest asks the writer to stop between two transactions.
+type pauseRequest struct {
+	paused, resume chan struct{}
+}
+
+// paused runs fn while the writer holds no transaction (it commits the
+// one it has open and waits): for what needs the database without a
+// writer, such as restarting the write-ahead log. ErrClosed if the writer
+// has stopped.
+func (w *sqliteWriter) paused(fn func() error) error {
+	req := &pauseRequest{paused: make(chan struct{}), resume: make(chan struct{})}
+	select {
+	case w.pause <- req:
+	case <-w.closing:
+		return ErrClosed
+	}
+	<-req.paused
+	defer close(req.resume)
+	return fn()
 }
 
 // answer fails every job of the batch with err.
@@ -467,85 +503,146 @@ func answer(batch []*writeJob, err error) {
 	}
 }
 
-func (w *sqliteWriter) commit(batch []*writeJob) {
-	start := time.Now()
-	if err := w.failed.Load(); err != nil {
-		answer(batch, *err)
-		return
-	}
-	// First without savepoints: inside one, SQLite keeps the original of
-	// every page a job changes in a statement journal, and frees it at the
-	// release (several % of the writer's time). Should a job fail, the
-	// transaction is rolled back and the batch run again with a savepoint
-	// per job, so that the failure is that job's alone. (A job alone in its
-	// batch never needs one: its failure rolls back only itself.)
-	results, err := w.attempt(batch, false)
-	if errors.Is(err, errRedo) {
-		results, err = w.attempt(batch, true)
-	}
-	if err != nil {
-		answer(batch, err)
-		return
-	}
-	w.batchSizes.Observe(float64(len(batch)))
-	w.busy.Add(time.Since(start).Seconds())
-	w.unsynced.Add(1)
-	w.synced <- &syncItem{jobs: batch, results: results, start: start}
+// openTxn is the writer's open transaction and the jobs run in it.
+type openTxn struct {
+	tx       *sql.Tx // opened by the first job run
+	jobs     []*writeJob
+	results  []error
+	deferred []*writeJob // jobs with a callback: run at the commit
+	start    time.Time   // the first job's arrival
+	busy     time.Duration
+	// savepoints: each job runs under its own, so that a failing one rolls
+	// back alone. A transaction starts without: inside one, SQLite keeps
+	// the original of every page a job changes in a statement journal, and
+	// frees it at the release (several % of the writer's time). Should a
+	// job fail, the transaction is rolled back and its jobs run again, from
+	// then on each under a savepoint. (A job alone in it rolls back only
+	// itself.)
+	savepoints                   bool
+	savepoint, release, rollback *sql.Stmt
+	broken                       bool // unusable: commit it at once (it fails)
+	err                          error
 }
 
-// errRedo asks for a batch to be run again with savepoints.
-var errRedo = errors.New("a job failed: run the batch again with savepoints")
+func (t *openTxn) size() int { return len(t.jobs) + len(t.deferred) }
 
-// attempt runs a batch in one transaction and commits it; it returns each
-// job's outcome, or an error that fails the whole batch. Without
-// savepoints, a failing job rolls everything back: then the error is the
-// job's own if it was alone, else errRedo.
-func (w *sqliteWriter) attempt(batch []*writeJob, savepoints bool) ([]error, error) {
-	results := make([]error, len(batch))
+func (t *openTxn) open(w *sqliteWriter) error {
 	tx, err := w.db.Begin()
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", err)
 	}
-	savepoint, release, rollback := tx.Stmt(w.savepoint), tx.Stmt(w.release), tx.Stmt(w.rollback)
-	for i, j := range batch {
-		if err := j.ctx.Err(); err != nil {
-			results[i] = err
-			continue
+	t.tx = tx
+	t.savepoint, t.release, t.rollback = tx.Stmt(w.savepoint), tx.Stmt(w.release), tx.Stmt(w.rollback)
+	return nil
+}
+
+// add runs a job in the open transaction, or keeps it for the commit.
+func (w *sqliteWriter) add(t *openTxn, job *writeJob) {
+	if job.then != nil {
+		t.deferred = append(t.deferred, job)
+		return
+	}
+	w.runJob(t, job)
+}
+
+// runJob runs a job in the open transaction (opening it if need be).
+func (w *sqliteWriter) runJob(t *openTxn, job *writeJob) {
+	start := time.Now()
+	defer func() { t.busy += time.Since(start) }()
+	t.jobs = append(t.jobs, job)
+	t.results = append(t.results, nil)
+	if t.broken {
+		return
+	}
+	if t.tx == nil {
+		if err := w.failed.Load(); err != nil {
+			t.broken, t.err = true, *err
+			return
 		}
-		if savepoints {
-			if _, err := savepoint.Exec(); err != nil {
-				results[i] = err
-				continue
-			}
-		}
-		// Statements run with a context that cannot be cancelled: the
-		// driver would otherwise hand every statement to a new goroutine
-		// to watch for cancellation, and the writer would wait for the
-		// scheduler between statements. A job is checked before it starts.
-		err := j.fn(context.WithoutCancel(j.ctx), tx)
-		if err != nil && !savepoints {
-			tx.Rollback()
-			if len(batch) == 1 {
-				return nil, err
-			}
-			return nil, errRedo
-		}
-		if err != nil {
-			results[i] = err
-			if _, rerr := rollback.Exec(); rerr != nil {
-				// the transaction is unusable: fail the whole batch
-				tx.Rollback()
-				return nil, fmt.Errorf("rollback to savepoint: %w", rerr)
-			}
-		}
-		if savepoints {
-			release.Exec()
+		if err := t.open(w); err != nil {
+			t.broken, t.err = true, err
+			return
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+	if !t.run(len(t.jobs) - 1) {
+		return
 	}
-	return results, nil
+	// it failed without a savepoint: roll back, and run again the jobs
+	// before it, from now on each under a savepoint
+	t.tx.Rollback()
+	if err := t.open(w); err != nil {
+		t.broken, t.err = true, err
+		return
+	}
+	if len(t.jobs) == 1 {
+		return
+	}
+	t.savepoints = true
+	for i := range t.jobs {
+		if t.run(i); t.broken {
+			return
+		}
+	}
+}
+
+// run runs job i and records its outcome. It reports whether the job
+// failed without a savepoint: the transaction must then be rolled back.
+func (t *openTxn) run(i int) (rollBack bool) {
+	j := t.jobs[i]
+	t.results[i] = nil
+	if err := j.ctx.Err(); err != nil {
+		t.results[i] = err
+		return false
+	}
+	if t.savepoints {
+		if _, err := t.savepoint.Exec(); err != nil {
+			t.results[i] = err
+			return false
+		}
+	}
+	// Statements run with a context that cannot be cancelled: the driver
+	// would otherwise hand every statement to a new goroutine to watch for
+	// cancellation, and the writer would wait for the scheduler between
+	// statements. A job is checked before it starts.
+	err := j.fn(context.WithoutCancel(j.ctx), t.tx)
+	t.results[i] = err
+	if !t.savepoints {
+		return err != nil
+	}
+	if err != nil {
+		if _, rerr := t.rollback.Exec(); rerr != nil {
+			t.broken, t.err = true, fmt.Errorf("rollback to savepoint: %w", rerr)
+			return false
+		}
+	}
+	t.release.Exec()
+	return false
+}
+
+// commit runs the jobs kept for it, commits the transaction and hands it
+// to the syncer; a transaction that cannot be committed fails its jobs.
+func (w *sqliteWriter) commit(t *openTxn) {
+	for _, j := range t.deferred {
+		w.runJob(t, j)
+	}
+	t.deferred = nil
+	start := time.Now()
+	err := t.err
+	if err == nil {
+		if cerr := t.tx.Commit(); cerr != nil {
+			err = fmt.Errorf("commit: %w", cerr)
+		}
+	} else if t.tx != nil {
+		t.tx.Rollback()
+	}
+	if err != nil {
+		answer(t.jobs, err)
+		return
+	}
+	w.batchSizes.Observe(float64(len(t.jobs)))
+	w.busy.Add((t.busy + time.Since(start)).Seconds())
+	w.unsynced.Add(1)
+	w.synced <- &syncItem{jobs: t.jobs, results: t.results, start: t.start}
 }
 
 // syncLoop makes committed batches durable, in commit order, one fsync for

@@ -204,40 +204,52 @@ func TestSQLiteAuditTrailMovesToItsOwnFile(t *testing.T) {
 // (the writer runs a batch without savepoints first and again with them
 // when a job fails).
 func TestSQLiteFailingJobLeavesTheRestOfItsBatch(t *testing.T) {
-	ctx := context.Background()
-	s := openTestSQLite(t)
-	boom := errors.New("boom")
-	var waits []chan error
-	for i := 0; i < 60; i++ {
-		key := "k" + string(rune('a'+i/26)) + string(rune('a'+i%26))
-		fail := i%7 == 3
-		wait := make(chan error, 1)
-		err := s.enqueue(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO claims (key, until) VALUES (?, 0)", key); err != nil {
-				return err
+	// jobs run as they arrive (write, submit), and jobs with a callback,
+	// which run at the commit (enqueue): the same rules for both
+	for _, deferred := range []bool{false, true} {
+		ctx := context.Background()
+		s := openTestSQLite(t)
+		boom := errors.New("boom")
+		var waits []func() error
+		for i := 0; i < 60; i++ {
+			key := "k" + string(rune('a'+i/26)) + string(rune('a'+i%26))
+			fail := i%7 == 3
+			fn := func(ctx context.Context, tx *sql.Tx) error {
+				if _, err := tx.ExecContext(ctx, "INSERT INTO claims (key, until) VALUES (?, 0)", key); err != nil {
+					return err
+				}
+				if fail {
+					return boom
+				}
+				return nil
 			}
-			if fail {
-				return boom
+			var wait func() error
+			var err error
+			if deferred {
+				ch := make(chan error, 1)
+				err = s.enqueue(ctx, fn, func(err error) { ch <- err })
+				wait = func() error { return <-ch }
+			} else {
+				wait, err = s.sqlite.enqueue(ctx, fn)
 			}
-			return nil
-		}, func(err error) { wait <- err })
-		if err != nil {
+			if err != nil {
+				t.Fatal(err)
+			}
+			waits = append(waits, wait)
+		}
+		for i, w := range waits {
+			err := w()
+			if fail := i%7 == 3; fail != errors.Is(err, boom) || (!fail && err != nil) {
+				t.Fatalf("deferred %v: job %d answered %v", deferred, i, err)
+			}
+		}
+		var n int
+		if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM claims").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		waits = append(waits, wait)
-	}
-	for i, w := range waits {
-		err := <-w
-		if fail := i%7 == 3; fail != errors.Is(err, boom) || (!fail && err != nil) {
-			t.Fatalf("job %d answered %v", i, err)
+		if want := 60 - 9; n != want { // i%7 == 3 for 9 of 0..59
+			t.Fatalf("deferred %v: %d rows stored, want %d", deferred, n, want)
 		}
-	}
-	var n int
-	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM claims").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if want := 60 - 9; n != want { // i%7 == 3 for 9 of 0..59
-		t.Fatalf("%d rows stored, want %d", n, want)
 	}
 }
 

@@ -38,7 +38,7 @@ var (
 	}, []string{"file"})
 	commitSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name:    "spine_store_commit_seconds",
-		Help:    "Time from the start of a write batch to its durability (fsync included); on SQLite one observation per batch.",
+		Help:    "Time from the arrival of a write transaction's first job to its durability (fsync included); on SQLite one observation per transaction.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 	})
 )

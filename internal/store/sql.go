@@ -37,9 +37,9 @@ type sqlStore struct {
 	db *sql.DB // reads (and, on PostgreSQL, writes)
 	// write runs fn in a transaction that is committed durably before it returns.
 	write func(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error
-	// enqueue queues fn for the writer, which hands its durable outcome to
-	// then; writes run, and are answered, in the order queued (SQLite
-	// only, nil elsewhere).
+	// enqueue queues fn for the writer, which runs it last in its
+	// transaction and hands its durable outcome to then; such writes run,
+	// and are answered, in the order queued (SQLite only, nil elsewhere).
 	enqueue func(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error, then func(error)) error
 	// sqlite is the single writer (SQLite only).
 	sqlite *sqliteWriter

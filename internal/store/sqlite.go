@@ -85,18 +85,14 @@ const maxBatch = 256
 type writeJob struct {
 	ctx  context.Context
 	fn   func(ctx context.Context, tx *sql.Tx) error
-	done chan error
-	then func(error) // instead of done, when set: called with the outcome
+	then func(error) // called once with the outcome: durable (nil) or failed
+	// atCommit: run last in its transaction, at the commit, rather than on
+	// arrival (see enqueueThen)
+	atCommit bool
 }
 
-// finish answers the job: durable (nil) or failed.
-func (j *writeJob) finish(err error) {
-	if j.then != nil {
-		j.then(err)
-		return
-	}
-	j.done <- err
-}
+// finish answers the job.
+func (j *writeJob) finish(err error) { j.then(err) }
 
 // sqliteWriter owns the single write connection. Concurrent writers queue
 // their transactions (jobs); the writer runs each as it comes inside one
@@ -107,8 +103,8 @@ func (j *writeJob) finish(err error) {
 // writer already runs what arrives, and each fsync covers one transaction
 // holding everything that arrived during the previous one (group commit):
 // a page that several writes change is written once per fsync. Jobs that
-// hand their outcome to a callback (enqueueThen: the audit log's appends,
-// which gather every record waiting when they run) run last, at the commit.
+// say so (enqueueThen: the audit log's appends, which gather every record
+// waiting when they run) run last, at the commit.
 type sqliteWriter struct {
 	db        *sql.DB
 	walPath   string
@@ -379,22 +375,25 @@ func (w *sqliteWriter) submit(ctx context.Context, fn func(ctx context.Context, 
 	return wait()
 }
 
-// enqueue queues a job; jobs run in the order queued. Once queued, the
-// job's fate must be known before anything is answered: wait returns only
-// when it is durable or failed, even if the client has gone.
+// enqueue queues a job, run as it arrives. Once queued, the job's fate
+// must be known before anything is answered: wait returns only when it is
+// durable or failed, even if the client has gone.
 func (w *sqliteWriter) enqueue(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) (func() error, error) {
-	job := &writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	if err := w.put(job); err != nil {
+	done := make(chan error, 1)
+	if err := w.put(&writeJob{ctx: ctx, fn: fn, then: func(err error) { done <- err }}); err != nil {
 		return nil, err
 	}
-	return func() error { return <-job.done }, nil
+	return func() error { return <-done }, nil
 }
 
-// enqueueThen queues a job whose outcome is handed to then, called (once,
-// on the writer's syncing goroutine: it must not block) when the job is
-// durable or has failed. Jobs' outcomes come in the order they were queued.
+// enqueueThen queues a job that runs last in its transaction, at the
+// commit (so that what it gathers, such as the audit records waiting, is
+// as much as possible), and whose outcome is handed to then, called once,
+// on the writer's syncing goroutine (it must not block), when the job is
+// durable or has failed. Such jobs run, and their outcomes come, in the
+// order they were queued.
 func (w *sqliteWriter) enqueueThen(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error, then func(error)) error {
-	return w.put(&writeJob{ctx: ctx, fn: fn, then: then})
+	return w.put(&writeJob{ctx: ctx, fn: fn, then: then, atCommit: true})
 }
 
 func (w *sqliteWriter) put(job *writeJob) error {
@@ -508,7 +507,7 @@ type openTxn struct {
 	tx       *sql.Tx // opened by the first job run
 	jobs     []*writeJob
 	results  []error
-	deferred []*writeJob // jobs with a callback: run at the commit
+	deferred []*writeJob // jobs to run at the commit (atCommit)
 	start    time.Time   // the first job's arrival
 	busy     time.Duration
 	// savepoints: each job runs under its own, so that a failing one rolls
@@ -538,7 +537,7 @@ func (t *openTxn) open(w *sqliteWriter) error {
 
 // add runs a job in the open transaction, or keeps it for the commit.
 func (w *sqliteWriter) add(t *openTxn, job *writeJob) {
-	if job.then != nil {
+	if job.atCommit {
 		t.deferred = append(t.deferred, job)
 		return
 	}

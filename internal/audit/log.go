@@ -168,7 +168,7 @@ func NewLog(st Storage, signer *Signer, opts LogOptions) (*Log, error) {
 	if l.queued == nil {
 		go l.run()
 	} else {
-		close(l.done) // no appender: see wait
+		close(l.done) // no appender: see addWaiting
 	}
 	return l, nil
 }
@@ -308,7 +308,7 @@ func (l *Log) Append(ctx context.Context, r *Record) error {
 		return ErrClosed
 	}
 	if l.queued != nil {
-		l.wait(p)
+		l.addWaiting(p)
 	} else {
 		select {
 		case l.queue <- p:
@@ -358,9 +358,9 @@ func (l *Log) gather(p *pending) []*pending {
 	return batch
 }
 
-// wait adds p to the records waiting for a queued log's next append, and
+// addWaiting adds p to the records waiting for a queued log's next append, and
 // queues that append if it is not queued yet. closeMu held (read).
-func (l *Log) wait(p *pending) {
+func (l *Log) addWaiting(p *pending) {
 	l.waitMu.Lock()
 	l.waiting = append(l.waiting, p)
 	queued := l.draining

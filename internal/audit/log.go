@@ -99,7 +99,7 @@ type Log struct {
 
 	closeMu sync.RWMutex // held to enqueue; Close takes it to close the queue
 	closed  bool
-	queue   chan *pending
+	queue   chan *pending // to the appender (a log that is not queued)
 	done    chan struct{} // closed when the appender has drained the queue
 
 	// a queued log's records waiting for the storage's next append, and
@@ -152,8 +152,7 @@ func NewLog(st Storage, signer *Signer, opts LogOptions) (*Log, error) {
 	}
 	l := &Log{
 		st: st, signer: signer, opts: opts, hasher: rfc6962.DefaultHasher,
-		queue: make(chan *pending, opts.QueueSize), done: make(chan struct{}),
-		subs: map[chan Record]struct{}{},
+		done: make(chan struct{}), subs: map[chan Record]struct{}{},
 	}
 	if sh, ok := st.(SharedStorage); ok && sh.SharedLog() {
 		l.shared = sh
@@ -166,9 +165,10 @@ func NewLog(st Storage, signer *Signer, opts LogOptions) (*Log, error) {
 		return nil, err
 	}
 	if l.queued == nil {
+		l.queue = make(chan *pending, opts.QueueSize)
 		go l.run()
 	} else {
-		close(l.done) // no appender: see addWaiting
+		close(l.done) // no appender and no queue: see addWaiting
 	}
 	return l, nil
 }
@@ -617,7 +617,9 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
-	close(l.queue)
+	if l.queue != nil {
+		close(l.queue)
+	}
 	l.closeMu.Unlock()
 	l.drains.Wait()
 	<-l.done

@@ -1,6 +1,12 @@
 package eps_test
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/openspine/openspine/internal/store"
 	"strings"
 	"testing"
 
@@ -117,5 +123,82 @@ func TestNotDispensed(t *testing.T) {
 		expect(t, w.claim(&other, "FQ442", false), 400, eps.CodeItemNotFound)
 		expect(t, w.claim(r, "FQ442", false), 200, "")
 		w.expectStatus(r, eps.StatusClaimed)
+	})
+}
+
+// TestOrderKeptApart: the signed order is stored once, apart from the
+// prescription's state that every message rewrites, and a release hands
+// it out unchanged; a prescription stored with its order inside (before
+// the two were kept apart) is released the same way.
+func TestOrderKeptApart(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		w := setup(t, b)
+		ctx := context.Background()
+		r := w.newRx(patNoNominee, 1)
+		signed := w.signed(r)
+		expect(t, w.do("POST", "/$process-message", signed), 200, "")
+		state, err := w.st.Read(ctx, "_Prescription", r.long)
+		if err != nil {
+			t.Fatal(err)
+		}
+		order, err := w.st.Read(ctx, "_PrescriptionOrder", r.long)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := get(signed, "entry", len(signed["entry"].([]any))-1, "resource", "signature", 0, "data").(string)
+		if strings.Contains(string(state.Body), sig) || strings.Contains(string(state.Body), `"order"`) {
+			t.Fatalf("the prescription's state holds the order: %s", state.Body)
+		}
+		if !strings.Contains(string(order.Body), sig) {
+			t.Fatalf("the stored order lacks its signature: %s", order.Body)
+		}
+		released := func(r *rx) map[string]any {
+			t.Helper()
+			res := w.release("FA565", r.short)
+			expect(t, res, 200, "")
+			ps := passed(res)
+			if len(ps) != 1 {
+				t.Fatalf("released %d prescriptions: %s", len(ps), res.raw)
+			}
+			return ps[0]
+		}
+		got := released(r)
+		if mrs(got)[0]["id"] != mrs(signed)[0]["id"] || !strings.Contains(fmt.Sprint(got), sig) {
+			t.Fatalf("the released order is not the signed one: %v", got)
+		}
+
+		// A prescription stored before: its order inside, none apart.
+		old := w.newRx(patNoNominee, 1)
+		oldSigned := w.signed(old)
+		expect(t, w.do("POST", "/$process-message", oldSigned), 200, "")
+		st, err := w.st.Read(ctx, "_Prescription", old.long)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ord, err := w.st.Read(ctx, "_PrescriptionOrder", old.long)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(st.Body, &doc); err != nil {
+			t.Fatal(err)
+		}
+		doc["order"] = json.RawMessage(ord.Body)
+		legacy, _ := json.Marshal(doc)
+		if _, err := w.st.Apply(ctx, []store.Change{
+			{Op: store.Update, Type: "_Prescription", ID: old.long, IfMatch: st.Version, Render: func(int64, time.Time) ([]byte, error) { return legacy, nil }},
+			{Op: store.Delete, Type: "_PrescriptionOrder", ID: old.long},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		oldSig := get(oldSigned, "entry", len(oldSigned["entry"].([]any))-1, "resource", "signature", 0, "data").(string)
+		if got := released(old); !strings.Contains(fmt.Sprint(got), oldSig) {
+			t.Fatalf("the embedded order was not released: %v", got)
+		}
+		// and it keeps its order through the next message
+		expect(t, w.dispense(old, "FA565", eps.StatusDispensed, map[string]string{old.itemIDs()[0]: eps.ItemDispensed}), 200, "")
+		if st, err := w.st.Read(ctx, "_Prescription", old.long); err != nil || !strings.Contains(string(st.Body), oldSig) {
+			t.Fatalf("the embedded order was lost: %v", err)
+		}
 	})
 }

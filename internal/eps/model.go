@@ -24,6 +24,12 @@ const (
 	// shortFormType maps a short-form id to its prescription; created in
 	// the same transaction, it makes short-form ids unique.
 	shortFormType = "_PrescriptionShortForm"
+	// orderType keeps a prescription's signed order Bundle as it was
+	// received, under the prescription's id; created in the same
+	// transaction. It never changes, so it is stored apart from the
+	// prescription, which every message rewrites (and keeps a copy of in
+	// its history): the order is most of a prescription's bytes.
+	orderType = "_PrescriptionOrder"
 )
 
 // Treatment types (courseOfTherapyType).
@@ -90,7 +96,9 @@ type prescription struct {
 	Items        []itemDef       `json:"items"`
 	Issues       []issue         `json:"issues"`
 	History      []event         `json:"history"`
-	Order        json.RawMessage `json:"order"`
+	// Order is the signed order in prescriptions stored before it was
+	// kept apart (orderType); empty in the others (see orderOf).
+	Order json.RawMessage `json:"order,omitempty"`
 
 	version int64
 }
@@ -275,6 +283,24 @@ func (p *prescription) change() store.Change {
 		return tpl.Fill(v, at), nil
 	}
 	return c
+}
+
+// orderChange creates the record of a new prescription's signed order.
+func orderChange(id string, raw []byte) store.Change {
+	return store.Change{Op: store.Create, Type: orderType, ID: id,
+		Render: func(int64, time.Time) ([]byte, error) { return raw, nil }}
+}
+
+// orderOf returns p's signed order Bundle as it was received.
+func (s *Service) orderOf(ctx context.Context, p *prescription) ([]byte, error) {
+	if len(p.Order) > 0 {
+		return p.Order, nil
+	}
+	rec, err := s.store.Read(ctx, orderType, p.ID)
+	if err != nil {
+		return nil, fmt.Errorf("the order of prescription %s: %w", p.ID, err)
+	}
+	return rec.Body, nil
 }
 
 func shortFormChange(short, long string) store.Change {

@@ -115,11 +115,11 @@ func (s *Service) processOrder(rq *request, b *bundle) error {
 		return err
 	}
 	now := s.now()
-	p, err := newPrescription(o, b, rq.body, pat, now)
+	p, err := newPrescription(o, b, pat, now)
 	if err != nil {
 		return err
 	}
-	err = s.commit(rq, []store.Change{p.change(), shortFormChange(p.ShortForm, p.ID)}, http.StatusOK, informational("Message Sent"))
+	err = s.commit(rq, []store.Change{p.change(), shortFormChange(p.ShortForm, p.ID), orderChange(p.ID, rq.body)}, http.StatusOK, informational("Message Sent"))
 	switch {
 	case errors.Is(err, errExists):
 		return epsError(CodeDuplicatePrescriptionID, "prescription %s (%s) already exists", o.ShortForm, o.LongForm)
@@ -161,14 +161,14 @@ func validity(o *order, now time.Time) (start, first, rest time.Time) {
 }
 
 // newPrescription builds the record of a new prescription.
-func newPrescription(o *order, b *bundle, raw []byte, pat *Patient, now time.Time) (*prescription, error) {
+func newPrescription(o *order, b *bundle, pat *Patient, now time.Time) (*prescription, error) {
 	start, first, rest := validity(o, now)
 	if !first.After(now) {
 		return nil, fhir.Invalid("the prescription's validity ended on %s", first.Format(time.RFC3339)).At(at(0, "dispenseRequest.validityPeriod"))
 	}
 	p := &prescription{ID: o.LongForm, ShortForm: o.ShortForm, OrderMessage: b.id, Patient: pat.NHSNumber,
 		Prescriber: o.Prescriber, SiteType: o.SiteType, Treatment: o.Treatment, Authored: o.Authored,
-		SupplyDays: o.SupplyDays, Items: o.Items, Order: raw}
+		SupplyDays: o.SupplyDays, Items: o.Items}
 	if p.Patient == "" {
 		p.Patient = o.NHS
 	}

@@ -1,6 +1,7 @@
 package eps
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -91,7 +92,11 @@ func (s *Service) releaseOne(rq *request, short string, d party) error {
 			return err
 		}
 		p.record(event{At: now, Event: evReleased, Issue: is.Number, Status: is.Status, Items: is.itemStatuses(), Org: d.ODS, Role: d.Role, Message: releaseID})
-		err = s.commit(rq, []store.Change{p.change()}, http.StatusOK, releaseResponse(releaseID, now, []*prescription{p}))
+		resp, err := s.releaseResponse(rq.ctx(), releaseID, now, []*prescription{p})
+		if err != nil {
+			return err
+		}
+		err = s.commit(rq, []store.Change{p.change()}, http.StatusOK, resp)
 		if errors.Is(err, errConflict) {
 			continue
 		}
@@ -143,7 +148,11 @@ func (s *Service) releaseNominated(rq *request, d party) error {
 		if len(released) == 0 {
 			continue
 		}
-		err = s.commit(rq, changes, http.StatusOK, releaseResponse(releaseID, now, released))
+		resp, err := s.releaseResponse(ctx, releaseID, now, released)
+		if err != nil {
+			return err
+		}
+		err = s.commit(rq, changes, http.StatusOK, resp)
 		if errors.Is(err, errConflict) {
 			continue
 		}
@@ -176,11 +185,15 @@ func noMorePrescriptions() map[string]any {
 // releaseResponse is the contract's answer to a release: Parameters with
 // passedPrescriptions (a searchset Bundle of prescription-order Bundles)
 // and failedPrescriptions.
-func releaseResponse(releaseID string, now time.Time, ps []*prescription) map[string]any {
+func (s *Service) releaseResponse(ctx context.Context, releaseID string, now time.Time, ps []*prescription) (map[string]any, error) {
 	ts := now.Format(fhir.InstantFormat)
 	var entries []any
 	for _, p := range ps {
-		entries = append(entries, map[string]any{"fullUrl": "urn:uuid:" + p.ID, "resource": p.released(releaseID, ts)})
+		order, err := s.orderOf(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, map[string]any{"fullUrl": "urn:uuid:" + p.ID, "resource": p.released(order, releaseID, ts)})
 	}
 	passed := map[string]any{"resourceType": "Bundle", "id": releaseID, "meta": map[string]any{"lastUpdated": ts},
 		"identifier": map[string]any{"system": SystemUUID, "value": releaseID}, "type": "searchset", "total": len(entries)}
@@ -193,15 +206,15 @@ func releaseResponse(releaseID string, now time.Time, ps []*prescription) map[st
 	return map[string]any{"resourceType": "Parameters", "parameter": []any{
 		map[string]any{"name": "passedPrescriptions", "resource": passed},
 		map[string]any{"name": "failedPrescriptions", "resource": failed},
-	}}
+	}}, nil
 }
 
 // released is the signed order as a dispenser receives it: the
 // MessageHeader answers the release and, for repeat dispensing, says which
 // issue this is (Extension-EPS-RepeatInformation). The signed content
 // (the MedicationRequests) is unchanged, so the signature still verifies.
-func (p *prescription) released(releaseID, ts string) map[string]any {
-	v, err := fhir.DecodeValue(p.Order)
+func (p *prescription) released(order []byte, releaseID, ts string) map[string]any {
+	v, err := fhir.DecodeValue(order)
 	doc, _ := v.(map[string]any)
 	if err != nil || doc == nil {
 		return map[string]any{"resourceType": "Bundle", "type": "message"}

@@ -80,22 +80,22 @@ const (
 
 // prescription is the stored record.
 type prescription struct {
-	ResourceType string          `json:"resourceType"`
-	ID           string          `json:"id"`
-	Meta         *recordMeta     `json:"meta,omitempty"`
-	ShortForm    string          `json:"shortForm"`
-	OrderMessage string          `json:"orderMessage"`
-	Patient      string          `json:"patient"`
-	Prescriber   party           `json:"prescriber"`
-	Nominated    string          `json:"nominated,omitempty"`
-	SiteType     string          `json:"siteType,omitempty"`
-	Treatment    string          `json:"treatment"`
-	Authored     time.Time       `json:"authored"`
-	Signed       time.Time       `json:"signed"`
-	SupplyDays   int             `json:"supplyDays,omitempty"`
-	Items        []itemDef       `json:"items"`
-	Issues       []issue         `json:"issues"`
-	History      []event         `json:"history"`
+	ResourceType string      `json:"resourceType"`
+	ID           string      `json:"id"`
+	Meta         *recordMeta `json:"meta,omitempty"`
+	ShortForm    string      `json:"shortForm"`
+	OrderMessage string      `json:"orderMessage"`
+	Patient      string      `json:"patient"`
+	Prescriber   party       `json:"prescriber"`
+	Nominated    string      `json:"nominated,omitempty"`
+	SiteType     string      `json:"siteType,omitempty"`
+	Treatment    string      `json:"treatment"`
+	Authored     time.Time   `json:"authored"`
+	Signed       time.Time   `json:"signed"`
+	SupplyDays   int         `json:"supplyDays,omitempty"`
+	Items        []itemDef   `json:"items"`
+	Issues       []issue     `json:"issues"`
+	History      []event     `json:"history"`
 	// Order is the signed order in prescriptions stored before it was
 	// kept apart (orderType); empty in the others (see orderOf).
 	Order json.RawMessage `json:"order,omitempty"`

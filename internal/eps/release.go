@@ -3,6 +3,7 @@ package eps
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -193,7 +194,11 @@ func (s *Service) releaseResponse(ctx context.Context, releaseID string, now tim
 		if err != nil {
 			return nil, err
 		}
-		entries = append(entries, map[string]any{"fullUrl": "urn:uuid:" + p.ID, "resource": p.released(order, releaseID, ts)})
+		doc, err := p.released(order, releaseID, ts)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, map[string]any{"fullUrl": "urn:uuid:" + p.ID, "resource": doc})
 	}
 	passed := map[string]any{"resourceType": "Bundle", "id": releaseID, "meta": map[string]any{"lastUpdated": ts},
 		"identifier": map[string]any{"system": SystemUUID, "value": releaseID}, "type": "searchset", "total": len(entries)}
@@ -213,11 +218,11 @@ func (s *Service) releaseResponse(ctx context.Context, releaseID string, now tim
 // MessageHeader answers the release and, for repeat dispensing, says which
 // issue this is (Extension-EPS-RepeatInformation). The signed content
 // (the MedicationRequests) is unchanged, so the signature still verifies.
-func (p *prescription) released(order []byte, releaseID, ts string) map[string]any {
-	v, err := fhir.DecodeValue(order)
-	doc, _ := v.(map[string]any)
-	if err != nil || doc == nil {
-		return map[string]any{"resourceType": "Bundle", "type": "message"}
+func (p *prescription) released(order []byte, releaseID, ts string) (map[string]any, error) {
+	// checked when it was received: decoded as stored data
+	doc, err := fhir.DecodeStored(order)
+	if err != nil {
+		return nil, fmt.Errorf("the order of prescription %s: %w", p.ID, err)
 	}
 	doc["meta"] = map[string]any{"lastUpdated": ts}
 	entries := arr(doc, "entry")
@@ -238,5 +243,5 @@ func (p *prescription) released(order []byte, releaseID, ts string) map[string]a
 			}
 		}
 	}
-	return doc
+	return doc, nil
 }

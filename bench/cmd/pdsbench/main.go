@@ -49,12 +49,13 @@ func main() {
 	flag.Var(&spineArgs, "spine-arg", "an extra argument for spine serve (repeatable), e.g. --spine-arg=--no-audit")
 	reuse := flag.Bool("reuse", false, "with --data: do not seed, the folder was seeded before with the same --patients and --seed")
 	baselineAddr := flag.String("serve-baseline", "", "internal: run the bare baseline server on this address")
+	auditFrom := flag.String("audit-from", "", "with --data: before serving, replace the folder's audit.db with a copy of this file, so that every run of an A/B starts from the same audit log and index (with --reuse the log otherwise grows run by run, and later runs index into a larger tree)")
 	only := flag.String("only", "", "run only these scenarios (comma-separated: read, baseline, exact, fuzzy; default all), e.g. for A/B runs of one")
 	flag.Parse()
 	ctx, stop := loadgen.Begin("pdsbench", *spine, *baselineAddr)
 	defer stop()
 	cfg := config{spine: *spine, patients: *patients, seed: *seed, sample: *sample, workers: *workers, lightWorkers: *lightWorkers,
-		duration: *duration, warmup: *warmup, dataDir: *dataDir, reuse: *reuse, spineArgs: spineArgs, only: *only}
+		duration: *duration, warmup: *warmup, dataDir: *dataDir, reuse: *reuse, auditFrom: *auditFrom, spineArgs: spineArgs, only: *only}
 	if err := run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "pdsbench:", err)
 		os.Exit(1)
@@ -70,6 +71,7 @@ type config struct {
 	duration, warmup time.Duration
 	dataDir          string
 	reuse            bool
+	auditFrom        string // a copy of this file becomes the folder's audit.db before serving
 	spineArgs        []string // extra arguments for spine serve
 	only             string   // comma-separated scenario keys, empty for all
 }
@@ -106,6 +108,17 @@ func run(ctx context.Context, cfg config) error {
 		seedTime = d
 		fmt.Printf("  seeded %d patients in %s: %.0f patients/s (machine CPU %.2f cores)\n", cfg.patients,
 			d.Round(time.Millisecond), float64(cfg.patients)/d.Seconds(), (loadgen.MachineCPUTime()-bg0).Seconds()/time.Since(m0).Seconds())
+	}
+
+	if cfg.auditFrom != "" {
+		if cfg.dataDir == "" {
+			return fmt.Errorf("--audit-from needs --data")
+		}
+		n, err := restoreAudit(cfg.auditFrom, dir)
+		if err != nil {
+			return fmt.Errorf("--audit-from: %w", err)
+		}
+		fmt.Printf("\naudit.db replaced by a copy of %s (%s)\n", cfg.auditFrom, mib(n))
 	}
 
 	// A serving spine's steady state has its database in the OS page
@@ -349,4 +362,37 @@ func prewarm(dir string, names ...string) (int64, time.Duration, error) {
 		}
 	}
 	return n, time.Since(t0), nil
+}
+
+// restoreAudit replaces dir's audit.db with a copy of from (written
+// beside it, synced, then renamed over it) and removes the old file's
+// write-ahead log and shared-memory index, which belong to the old file.
+func restoreAudit(from, dir string) (int64, error) {
+	src, err := os.Open(from)
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	dst := filepath.Join(dir, "audit.db")
+	tmp, err := os.CreateTemp(dir, "audit.db.restore-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, src)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(dst + suffix); err != nil && !os.IsNotExist(err) {
+			return 0, err
+		}
+	}
+	return n, os.Rename(tmp.Name(), dst)
 }

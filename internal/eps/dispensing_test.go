@@ -8,6 +8,7 @@ import (
 	"github.com/openspine/openspine/internal/eps"
 	"github.com/openspine/openspine/internal/fhir"
 	"github.com/openspine/openspine/internal/store/storetest"
+	"github.com/openspine/openspine/internal/trace"
 )
 
 // TestCancel: every cancellation outcome.
@@ -389,5 +390,55 @@ func TestExpiry(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	})
+}
+
+// TestRetriesAnsweredAfterTheStateMovedOn: writes are not looked up
+// before they are applied, so a retry of one applied before meets the
+// prescription as it is now; whether that state refuses it or not, the
+// retry is answered with the first answer, and a message reusing another
+// message's identifier is refused as a duplicate.
+func TestRetriesAnsweredAfterTheStateMovedOn(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		w := setup(t, b)
+		r := w.newRx(patNominated, 1)
+		w.prescribe(r)
+		expect(t, w.release("FA565", r.short), 200, "")
+		rid := trace.NewUUID()
+		dn := w.dispenseBody(r, "FA565", eps.StatusDispensed, all(r, eps.ItemDispensed))
+		first := w.do("POST", "/$process-message", dn, "X-Request-ID", rid)
+		expect(t, first, 200, "")
+		expect(t, w.claim(r, "FA565", false), 200, "")
+		w.expectStatus(r, eps.StatusClaimed)
+
+		same := func(what string, res resp) {
+			t.Helper()
+			expect(t, res, 200, "")
+			if res.raw != first.raw {
+				t.Fatalf("%s: answered %s, the first answer was %s", what, res.raw, first.raw)
+			}
+		}
+		// claimed: a dispense-notification would now be refused
+		same("the same request again", w.do("POST", "/$process-message", dn, "X-Request-ID", rid))
+		same("the same message under a new X-Request-ID", w.do("POST", "/$process-message", dn))
+		same("the same X-Request-ID with a body that does not decode", w.do("POST", "/$process-message", "{not json", "X-Request-ID", rid))
+
+		// another message with the dispense's identifier: a duplicate,
+		// whatever else the state would say of it
+		other := w.dispenseBody(r, "FA565", eps.StatusDispensed, all(r, eps.ItemDispensed))
+		other["identifier"] = dn["identifier"]
+		expect(t, w.do("POST", "/$process-message", other), 409, fhir.CodeDuplicate)
+		// and one the state would accept: a new prescription's order
+		// under an order's identifier
+		r2 := w.newRx(patNominated, 1)
+		w.prescribe(r2)
+		reused := w.signed(w.newRx(patNominated, 1))
+		reused["identifier"] = w.signed(r2)["identifier"]
+		expect(t, w.do("POST", "/$process-message", reused), 409, fhir.CodeDuplicate)
+
+		if n := len(w.track(r)["extension"].([]any)); n != 4 {
+			t.Fatalf("%d events, want 4 (created, released, dispensed, claimed): a retry was applied", n)
+		}
+		w.expectStatus(r, eps.StatusClaimed)
 	})
 }

@@ -65,8 +65,17 @@ func checkHeaders(r *http.Request) error {
 	return fhir.CheckAccept(r)
 }
 
-// begin reads a write: headers, media type, body. When the request's
-// X-Request-ID was already answered it answers again and returns nil.
+// begin reads a write: headers, media type, body; it answers a body that
+// does not decode itself, and returns nil.
+//
+// De-duplication is optimistic: a write is not looked up before it is
+// applied. Its answer is recorded under its keys (its X-Request-ID, and
+// its message's identifier: messageKey) in the same transaction as its
+// changes, with keys that must be new; a retry of a write that was
+// applied fails there, or is refused by the state it finds, and either
+// way is answered with the recorded answer (commit, refuse). Nearly every
+// write is new: looking each one's keys up first cost a store read per
+// key (7 in a prescription's life).
 func (s *Service) begin(w http.ResponseWriter, r *http.Request) *request {
 	fail := func(err error) *request {
 		writeError(w, r, err)
@@ -83,43 +92,44 @@ func (s *Service) begin(w http.ResponseWriter, r *http.Request) *request {
 		return fail(err)
 	}
 	rq := &request{w: w, r: r, body: body, hash: hashOf(string(body))}
-	key := "req-" + hashOf(r.Method, r.URL.Path, r.Header.Get("X-Request-ID"))
-	if done, err := s.replay(rq, key, false); err != nil || done {
-		if err != nil {
-			return fail(err)
-		}
-		return nil
-	}
-	rq.keys = append(rq.keys, key)
+	rq.keys = append(rq.keys, requestKey(r))
 	v, err := fhir.DecodeValue(body)
 	if err != nil {
-		return fail(err)
+		s.refuse(rq, err)
+		return nil
 	}
 	doc, ok := v.(map[string]any)
 	if !ok {
-		return fail(fhir.Invalid("the body is not a JSON object"))
+		s.refuse(rq, fhir.Invalid("the body is not a JSON object"))
+		return nil
 	}
 	rq.doc = doc
 	return rq
 }
 
-// messageKey adds the message's own identifier as a de-duplication key; a
-// message already applied is answered again (done is true). The same
-// identifier on different content is refused.
-func (s *Service) messageKey(rq *request, kind, id string) (done bool, err error) {
-	if id == "" {
-		return false, nil
-	}
-	key := "msg-" + hashOf(kind, id)
-	done, err = s.replay(rq, key, true)
-	if err == nil && !done {
-		rq.keys = append(rq.keys, key)
-	}
-	return done, err
+// requestKey is the de-duplication key of a request's X-Request-ID.
+func requestKey(r *http.Request) string {
+	return "req-" + hashOf(r.Method, r.URL.Path, r.Header.Get("X-Request-ID"))
 }
 
-// replay answers with the recorded answer under key, if any.
-func (s *Service) replay(rq *request, key string, sameBody bool) (bool, error) {
+// messageKey adds the message's own identifier as a de-duplication key: a
+// message already applied is answered again; the same identifier on
+// different content is refused (see replay).
+func (s *Service) messageKey(rq *request, kind, id string) {
+	if id != "" {
+		rq.keys = append(rq.keys, msgKeyPrefix+hashOf(kind, id))
+	}
+}
+
+// msgKeyPrefix starts the keys of message identifiers, which must come
+// with the same content to be answered again.
+const msgKeyPrefix = "msg-"
+
+// replay answers with the recorded answer under key, if any. A message
+// identifier's answer is given only to the same content: another message
+// reusing the identifier is refused (409).
+func (s *Service) replay(rq *request, key string) (bool, error) {
+	sameBody := strings.HasPrefix(key, msgKeyPrefix)
 	rec, err := s.store.Read(rq.ctx(), answerType, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
@@ -138,25 +148,33 @@ func (s *Service) replay(rq *request, key string, sameBody bool) (bool, error) {
 	return true, nil
 }
 
-// replayed answers with the answer of a concurrent duplicate of this
-// request that committed while it was being retried.
+// replayed answers with the answer of a duplicate of this request (same
+// X-Request-ID or message identifier) that was applied before or while it
+// was being retried.
 func (s *Service) replayed(rq *request, attempt int) (bool, error) {
 	if attempt == 0 {
 		return false, nil
 	}
 	for _, k := range rq.keys {
-		if done, err := s.replay(rq, k, false); err != nil || done {
+		if done, err := s.replay(rq, k); err != nil || done {
 			return done, err
 		}
 	}
 	return false, nil
 }
 
-// refuse answers a refused write, unless a concurrent duplicate of it
-// (same X-Request-ID or message id) committed meanwhile: then that answer.
+// refuse answers a refused write, unless it is a duplicate of one applied
+// before (a retry, refused by the state the first made): then with that
+// one's answer, or 409 if it reuses a message identifier on another
+// content.
 func (s *Service) refuse(rq *request, err error) {
-	if done, rerr := s.replayed(rq, 1); rerr == nil && done {
+	done, rerr := s.replayed(rq, 1)
+	if done {
 		return
+	}
+	var fe *fhir.Error
+	if errors.As(rerr, &fe) && fe.Code == fhir.CodeDuplicate {
+		err = rerr
 	}
 	writeError(rq.w, rq.r, err)
 }
@@ -190,8 +208,12 @@ func (s *Service) commit(rq *request, changes []store.Change, status int, body a
 		case errors.As(err, &ce) && errors.Is(ce.Err, store.ErrExists):
 			// A concurrent duplicate committed first: answer as it was answered.
 			for _, k := range rq.keys {
-				if done, rerr := s.replay(rq, k, false); rerr == nil && done {
+				done, rerr := s.replay(rq, k)
+				if done {
 					return nil
+				}
+				if rerr != nil {
+					return rerr
 				}
 			}
 			if ce.Index >= len(rq.keys) {

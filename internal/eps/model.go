@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/openspine/openspine/internal/engine"
@@ -242,8 +243,44 @@ func decodePrescription(rec store.Record) (*prescription, error) {
 	return &p, nil
 }
 
+// shortFormsKept bounds the short-form ids kept in memory (two
+// generations of up to this many).
+const shortFormsKept = 1 << 15
+
+// shortForms keeps, in memory, which long-form id recent short-form ids
+// stand for. The pairing never changes once it is stored (short-form ids
+// are unique and never reused), so what is kept stays true, also when
+// other processes share the store; what is not kept is read. Each step
+// of a prescription's life after the order names it by its short form.
+type shortForms struct {
+	mu        sync.Mutex
+	cur, prev map[string]string
+}
+
+func (c *shortForms) get(short string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	long, ok := c.cur[short]
+	if !ok {
+		long, ok = c.prev[short]
+	}
+	return long, ok
+}
+
+func (c *shortForms) put(short, long string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.cur) >= shortFormsKept || c.cur == nil {
+		c.prev, c.cur = c.cur, make(map[string]string, shortFormsKept)
+	}
+	c.cur[short] = long
+}
+
 // loadShort reads a prescription by short-form id.
 func (s *Service) loadShort(ctx context.Context, short string) (*prescription, error) {
+	if long, ok := s.shorts.get(short); ok {
+		return s.load(ctx, long)
+	}
 	rec, err := s.store.Read(ctx, shortFormType, short)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errNoPrescription
@@ -257,6 +294,7 @@ func (s *Service) loadShort(ctx context.Context, short string) (*prescription, e
 	if err := json.Unmarshal(rec.Body, &m); err != nil {
 		return nil, err
 	}
+	s.shorts.put(short, m.Prescription)
 	return s.load(ctx, m.Prescription)
 }
 

@@ -47,9 +47,7 @@ func (s *Service) processMessage(rq *request) error {
 	if err := checkAction(rq.ctx(), action); err != nil {
 		return err
 	}
-	if done, err := s.messageKey(rq, ev, b.id); err != nil || done {
-		return err
-	}
+	s.messageKey(rq, ev, b.id)
 	switch ev {
 	case EventOrder:
 		return s.processOrder(rq, b)

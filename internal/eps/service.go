@@ -74,6 +74,7 @@ type Service struct {
 	eng      *engine.Service
 	patients PatientLookup
 	keys     PrescriberKeys
+	shorts   shortForms
 
 	// Now is the clock (tests move it).
 	Now func() time.Time

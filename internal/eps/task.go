@@ -103,9 +103,7 @@ func (s *Service) task(rq *request) error {
 		return err
 	}
 	msgID := identifier(t["identifier"], SystemUUID)
-	if done, err := s.messageKey(rq, "task-"+kind, msgID); err != nil || done {
-		return err
-	}
+	s.messageKey(rq, "task-"+kind, msgID)
 	focus := identifier(obj(t, "focus")["identifier"], SystemUUID)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		if done, err := s.replayed(rq, attempt); err != nil || done {
@@ -217,9 +215,7 @@ func (s *Service) claim(rq *request) error {
 		return fhir.Missing("Claim.identifier (the claim's id, system %s) is missing", SystemUUID).At("Claim.identifier")
 	}
 	amend := extension(c, ExtReplacementOf) != nil
-	if done, err := s.messageKey(rq, "claim", claimID); err != nil || done {
-		return err
-	}
+	s.messageKey(rq, "claim", claimID)
 	var items []string
 	for _, it := range arr(c, "item") {
 		for _, det := range arr(it, "detail") {

@@ -196,7 +196,7 @@ func (s *Service) commit(rq *request, changes []store.Change, status int, body a
 	}
 	all := make([]store.Change, 0, len(rq.keys)+len(changes))
 	for _, k := range rq.keys {
-		all = append(all, store.Change{Op: store.Create, Type: answerType, ID: k,
+		all = append(all, store.Change{Op: store.Create, Type: answerType, ID: k, Unversioned: true,
 			Render: func(int64, time.Time) ([]byte, error) { return stored, nil }})
 	}
 	all = append(all, changes...)

@@ -325,7 +325,7 @@ func (p *prescription) change() store.Change {
 
 // orderChange creates the record of a new prescription's signed order.
 func orderChange(id string, raw []byte) store.Change {
-	return store.Change{Op: store.Create, Type: orderType, ID: id,
+	return store.Change{Op: store.Create, Type: orderType, ID: id, Unversioned: true,
 		Render: func(int64, time.Time) ([]byte, error) { return raw, nil }}
 }
 
@@ -342,7 +342,7 @@ func (s *Service) orderOf(ctx context.Context, p *prescription) ([]byte, error) 
 }
 
 func shortFormChange(short, long string) store.Change {
-	return store.Change{Op: store.Create, Type: shortFormType, ID: short,
+	return store.Change{Op: store.Create, Type: shortFormType, ID: short, Unversioned: true,
 		Render: func(int64, time.Time) ([]byte, error) {
 			return json.Marshal(map[string]string{"resourceType": shortFormType, "id": short, "prescription": long})
 		}}

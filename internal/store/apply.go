@@ -92,6 +92,9 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 			return err
 		}
 	}
+	if c.Unversioned && (c.Op != Create || c.IfMatch > 0 || c.IfNoneExist != nil) {
+		return errors.New("an unversioned record is written once, by a plain create")
+	}
 	var rid, cur int64
 	var deleted int
 	exists := false
@@ -162,10 +165,13 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 		}
 		out.Created = true
 	}
-	seq, err := s.insertID(ctx, tx, "INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)", "seq",
-		c.Type, c.ID, version, ts, isDeleted, []byte{})
-	if err != nil {
-		return fmt.Errorf("insert version: %w", err)
+	var seq int64
+	if !c.Unversioned {
+		seq, err = s.insertID(ctx, tx, "INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)", "seq",
+			c.Type, c.ID, version, ts, isDeleted, []byte{})
+		if err != nil {
+			return fmt.Errorf("insert version: %w", err)
+		}
 	}
 	if c.Op != Delete {
 		if err := s.insertIndex(ctx, tx, rid, c.Type, c.Index); err != nil {

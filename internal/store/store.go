@@ -51,6 +51,13 @@ type Change struct {
 	// known (Create and Update).
 	Render func(version int64, updated time.Time) ([]byte, error)
 	Index  []search.Entry
+	// Unversioned marks a Create of a record that is written once and
+	// only ever read as it is (Read): it gets no row in the version
+	// table, so it has no history and cannot be read by version (an
+	// internal record: a recorded answer, a fixed pairing of ids). A
+	// change that says so must be a plain Create, and the record must not
+	// be changed afterwards (its first version would have no history).
+	Unversioned bool
 }
 
 // Outcome reports what a Change did.

@@ -578,3 +578,46 @@ func TestBulkLoadRebuildsTheIndexes(t *testing.T) {
 		}
 	})
 }
+
+// An unversioned create is read like any other but leaves no version: no
+// history, no read by version; a duplicate is refused all the same, and a
+// change that is not a plain create cannot be unversioned.
+func TestUnversionedRecords(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		s, _, _ := b.Open(t)
+		ctx := context.Background()
+		body := []byte(`{"status":200}`)
+		once := func(id string) store.Change {
+			return store.Change{Op: store.Create, Type: "_Answer", ID: id, Unversioned: true,
+				Render: func(int64, time.Time) ([]byte, error) { return body, nil }}
+		}
+		versioned := once("b")
+		versioned.Unversioned = false
+		if _, err := s.Apply(ctx, []store.Change{once("a"), versioned}); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := s.Read(ctx, "_Answer", "a")
+		if err != nil || string(rec.Body) != string(body) || rec.Version != 1 {
+			t.Fatalf("read: %+v, %v", rec, err)
+		}
+		if _, err := s.ReadVersion(ctx, "_Answer", "a", 1); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("read by version of an unversioned record: %v", err)
+		}
+		if _, err := s.ReadVersion(ctx, "_Answer", "b", 1); err != nil {
+			t.Fatalf("read by version of a versioned record: %v", err)
+		}
+		hist, err := s.History(ctx, store.HistoryQuery{Type: "_Answer", Count: 10})
+		if err != nil || len(hist) != 1 || hist[0].ID != "b" {
+			t.Fatalf("history %+v (%v), want b only", hist, err)
+		}
+		var ce *store.ChangeError
+		if _, err := s.Apply(ctx, []store.Change{once("a")}); !errors.As(err, &ce) || !errors.Is(ce.Err, store.ErrExists) {
+			t.Fatalf("a second create of an unversioned record: %v", err)
+		}
+		upd := once("a")
+		upd.Op, upd.IfMatch = store.Update, 1
+		if _, err := s.Apply(ctx, []store.Change{upd}); err == nil {
+			t.Fatal("an unversioned update was applied")
+		}
+	})
+}

@@ -71,7 +71,7 @@ type config struct {
 	duration, warmup time.Duration
 	dataDir          string
 	reuse            bool
-	auditFrom        string // a copy of this file becomes the folder's audit.db before serving
+	auditFrom        string   // a copy of this file becomes the folder's audit.db before serving
 	spineArgs        []string // extra arguments for spine serve
 	only             string   // comma-separated scenario keys, empty for all
 }

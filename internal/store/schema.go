@@ -17,7 +17,8 @@ const schemaVersion = "2"
 //
 //	resources  one row per resource: its current version and body (reads)
 //	versions   one row per version, current included (vread, history, paging);
-//	           a current version's body is in resources only (keepVersionBody)
+//	           a current version's body is in resources only (keepVersionBody);
+//	           none for write-once internal records (Change.Unversioned)
 //	sp_*       search index rows of current versions, keyed by resources.rid;
 //	           pid is ParamKey(resource type, parameter name)
 //	sequences  durable counters (NHS number allocation and the like)

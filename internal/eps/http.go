@@ -65,8 +65,8 @@ func checkHeaders(r *http.Request) error {
 	return fhir.CheckAccept(r)
 }
 
-// begin reads a write: headers, media type, body; it answers a body that
-// does not decode itself, and returns nil.
+// begin reads a write: headers, media type, body. It answers a request
+// it refuses (a body that does not decode included) and returns nil.
 //
 // De-duplication is optimistic: a write is not looked up before it is
 // applied. Its answer is recorded under its keys (its X-Request-ID, and

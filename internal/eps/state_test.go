@@ -1,6 +1,7 @@
 package eps
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -319,5 +320,33 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The short-form cache keeps two generations: a pairing stays until a
+// whole generation has been put after the one it was put in.
+func TestShortFormsKeepTwoGenerations(t *testing.T) {
+	var c shortForms
+	if _, ok := c.get("A"); ok {
+		t.Fatal("an empty cache found a pairing")
+	}
+	c.put("A", "long-a")
+	for i := 0; i < shortFormsKept; i++ { // fills the first generation, then starts the second
+		c.put(strconv.Itoa(i), "x")
+	}
+	if long, ok := c.get("A"); !ok || long != "long-a" {
+		t.Fatalf("A after one generation: %q %v", long, ok)
+	}
+	for i := 0; i < shortFormsKept; i++ {
+		c.put("b"+strconv.Itoa(i), "y")
+	}
+	if _, ok := c.get("A"); ok {
+		t.Fatal("A kept beyond two generations")
+	}
+	if long, ok := c.get("b0"); !ok || long != "y" {
+		t.Fatalf("b0: %q %v", long, ok)
+	}
+	if n := len(c.cur) + len(c.prev); n > 2*shortFormsKept {
+		t.Fatalf("%d pairings kept, bound %d", n, 2*shortFormsKept)
 	}
 }

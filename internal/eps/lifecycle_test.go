@@ -134,18 +134,24 @@ func TestOrderKeptApart(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		w := setup(t, b)
 		ctx := context.Background()
+		// prescribed returns the signed order, its signature, and the
+		// stored state and order records.
+		prescribed := func(r *rx) (signed map[string]any, sig string, state, order store.Record) {
+			t.Helper()
+			signed = w.signed(r)
+			expect(t, w.do("POST", "/$process-message", signed), 200, "")
+			sig = get(signed, "entry", len(signed["entry"].([]any))-1, "resource", "signature", 0, "data").(string)
+			var err error
+			if state, err = w.st.Read(ctx, "_Prescription", r.long); err != nil {
+				t.Fatal(err)
+			}
+			if order, err = w.st.Read(ctx, "_PrescriptionOrder", r.long); err != nil {
+				t.Fatal(err)
+			}
+			return signed, sig, state, order
+		}
 		r := w.newRx(patNoNominee, 1)
-		signed := w.signed(r)
-		expect(t, w.do("POST", "/$process-message", signed), 200, "")
-		state, err := w.st.Read(ctx, "_Prescription", r.long)
-		if err != nil {
-			t.Fatal(err)
-		}
-		order, err := w.st.Read(ctx, "_PrescriptionOrder", r.long)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig := get(signed, "entry", len(signed["entry"].([]any))-1, "resource", "signature", 0, "data").(string)
+		signed, sig, state, order := prescribed(r)
 		if strings.Contains(string(state.Body), sig) || strings.Contains(string(state.Body), `"order"`) {
 			t.Fatalf("the prescription's state holds the order: %s", state.Body)
 		}
@@ -169,16 +175,7 @@ func TestOrderKeptApart(t *testing.T) {
 
 		// A prescription stored before: its order inside, none apart.
 		old := w.newRx(patNoNominee, 1)
-		oldSigned := w.signed(old)
-		expect(t, w.do("POST", "/$process-message", oldSigned), 200, "")
-		st, err := w.st.Read(ctx, "_Prescription", old.long)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ord, err := w.st.Read(ctx, "_PrescriptionOrder", old.long)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, oldSig, st, ord := prescribed(old)
 		var doc map[string]any
 		if err := json.Unmarshal(st.Body, &doc); err != nil {
 			t.Fatal(err)
@@ -191,7 +188,6 @@ func TestOrderKeptApart(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		oldSig := get(oldSigned, "entry", len(oldSigned["entry"].([]any))-1, "resource", "signature", 0, "data").(string)
 		if got := released(old); !strings.Contains(fmt.Sprint(got), oldSig) {
 			t.Fatalf("the embedded order was not released: %v", got)
 		}

@@ -31,69 +31,20 @@ func ValidID(s string) bool { return idPattern.MatchString(s) }
 // refused, as FHIR JSON requires; null is allowed as an array element
 // only (a primitive array's extensions: "_given": [null, {...}]).
 //
-// encoding/json first decodes the value whole (several times faster than
-// token by token); the result is then held to the rules, and duplicate
-// keys are found by counting: each member in the text is one ':' outside
-// strings, and each duplicate leaves one member fewer in the decoded
-// objects. What that refuses is decoded again token by token
-// (decodeStrict), which finds the same refusal and names the element; a
-// fuzz test holds the two ways to the same answers.
+// A one-pass scanner (decodeWhole, scan.go) first decodes the value and
+// checks the rules as it goes, giving the value encoding/json would give;
+// it was 2.2 times as fast as encoding/json's own decoding followed by
+// the checks (BenchmarkDecodeResource: 343 → 155 µs for 18 KB). What it
+// refuses is decoded again token by token with encoding/json
+// (decodeStrict), which finds the same refusal and names the element. A
+// fuzz test (FuzzDecodeWays) holds the three to the same answers: the
+// scanner, the token-by-token decoding, and encoding/json's whole-value
+// decoding with the checks applied after (kept in the test as an oracle).
 func DecodeValue(data []byte) (any, error) {
 	if v, ok := decodeWhole(data); ok {
 		return v, nil
 	}
 	return decodeStrict(data)
-}
-
-// decodeWhole decodes data with encoding/json and reports whether it
-// follows every rule of DecodeValue.
-func decodeWhole(data []byte) (any, bool) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, false
-	}
-	members, ok := conforming(v, 0)
-	return v, ok && members == textMembers(data)
-}
-
-// conforming reports whether a decoded value follows the rules (depth,
-// no null member, nothing empty below the top) and counts the members of
-// its objects.
-func conforming(v any, depth int) (members int, ok bool) {
-	if depth > MaxDepth {
-		return 0, false
-	}
-	switch t := v.(type) {
-	case map[string]any:
-		members = len(t)
-		for _, child := range t {
-			if child == nil || empty(child) {
-				return 0, false
-			}
-			n, ok := conforming(child, depth+1)
-			if !ok {
-				return 0, false
-			}
-			members += n
-		}
-	case []any:
-		for _, child := range t {
-			if empty(child) {
-				return 0, false
-			}
-			n, ok := conforming(child, depth+1)
-			if !ok {
-				return 0, false
-			}
-			members += n
-		}
-	}
-	return members, true
 }
 
 func empty(v any) bool {
@@ -106,24 +57,6 @@ func empty(v any) bool {
 		return len(t) == 0
 	}
 	return false
-}
-
-// textMembers counts the object members of valid JSON text: the colons
-// outside strings.
-func textMembers(data []byte) int {
-	n := 0
-	in := false
-	for i := 0; i < len(data); i++ {
-		switch c := data[i]; {
-		case in && c == '\\':
-			i++ // the escaped character, a quote or a backslash among them
-		case c == '"':
-			in = !in
-		case !in && c == ':':
-			n++
-		}
-	}
-	return n
 }
 
 // decodeStrict decodes data token by token, refusing what DecodeValue

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -180,6 +181,11 @@ func FuzzDecodeWays(f *testing.F) {
 		`{"a":{}}`, `{"a":[]}`, `{"a":null}`, `[[]]`, `{}`, `[]`, `""`, `null`, `1.50e3`,
 		`{"a":1} x`, `{"a":1}  `, "\ufeff{}", `{"a":"\ud800"}`,
 		strings.Repeat(`[`, 66) + strings.Repeat(`]`, 66),
+		strings.Repeat(`[`, 64) + `1` + strings.Repeat(`]`, 64), strings.Repeat(`[`, 65) + `1` + strings.Repeat(`]`, 65),
+		`{"a":"\ud83d\ude00","b":"\ud83d","c":"\ude00\ud83d","d":"\ud83d\u0041","e":"\u00e9\n\t\/\b\f\r\"\\"}`,
+		"{\"a\":\"\xff\xfe ok \xc3\xa9\"}", "{\"\xed\xa0\x80\":\"x\"}", `{"a":-0.5e+10,"b":0,"c":-0,"d":1E-2}`,
+		`[01]`, `[1.]`, `[-]`, `[.5]`, `[1e]`, `[+1]`, `[tru]`, `[nulll]`, `{"a":1,}`, `[1,]`, `{"a" 1}`, `{,}`, `{"a":"\x"}`,
+		"{\"a\":\"tab\there\"}", ` {"a" : [ 1 , 2 ] } `, `{"":"x"}`, `[null]`, `[[null]]`, `{"a":[null]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -192,5 +198,83 @@ func FuzzDecodeWays(f *testing.F) {
 		if ok && !reflect.DeepEqual(whole, strict) {
 			t.Fatalf("different values: %#v and %#v", whole, strict)
 		}
+		std, stdOK := decodeWholeStd(data)
+		if ok != stdOK {
+			t.Fatalf("one-pass decoding accepts: %v; encoding/json and the checks: %v", ok, stdOK)
+		}
+		if ok && !reflect.DeepEqual(whole, std) {
+			t.Fatalf("different values: %#v and %#v (encoding/json)", whole, std)
+		}
 	})
 }
+
+// decodeWholeStd is the earlier whole-value decoding, kept as an oracle:
+// encoding/json decodes the value, and the rules are checked on the
+// result (duplicate keys by counting the members in the text).
+func decodeWholeStd(data []byte) (any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false
+	}
+	members, ok := conforming(v, 0)
+	return v, ok && members == textMembers(data)
+}
+
+// conforming reports whether a decoded value follows the rules (depth,
+// no null member, nothing empty below the top) and counts the members of
+// its objects.
+func conforming(v any, depth int) (members int, ok bool) {
+	if depth > MaxDepth {
+		return 0, false
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		members = len(t)
+		for _, child := range t {
+			if child == nil || empty(child) {
+				return 0, false
+			}
+			n, ok := conforming(child, depth+1)
+			if !ok {
+				return 0, false
+			}
+			members += n
+		}
+	case []any:
+		for _, child := range t {
+			if empty(child) {
+				return 0, false
+			}
+			n, ok := conforming(child, depth+1)
+			if !ok {
+				return 0, false
+			}
+			members += n
+		}
+	}
+	return members, true
+}
+
+// textMembers counts the object members of valid JSON text: the colons
+// outside strings.
+func textMembers(data []byte) int {
+	n := 0
+	in := false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case in && c == '\\':
+			i++ // the escaped character, a quote or a backslash among them
+		case c == '"':
+			in = !in
+		case !in && c == ':':
+			n++
+		}
+	}
+	return n
+}
+

@@ -277,4 +277,3 @@ func textMembers(data []byte) int {
 	}
 	return n
 }
-

@@ -392,9 +392,16 @@ func Clone(v any) any {
 }
 
 // DecodeStored decodes a resource the store wrote (already strictly
-// checked when it was written) with the standard library's faster decoder,
-// numbers kept as json.Number.
+// checked when it was written), numbers kept as json.Number: with the
+// one-pass scanner, or, for a body it refuses (one stored under looser
+// rules), with encoding/json, which gives the same value for every body
+// the scanner accepts.
 func DecodeStored(body []byte) (Resource, error) {
+	if v, ok := decodeWhole(body); ok {
+		if res, ok := v.(map[string]any); ok {
+			return res, nil
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var res map[string]any

@@ -113,6 +113,10 @@ func TestDecodeStoredKeepsNumbers(t *testing.T) {
 	if err != nil || string(Marshal(res)) != `{"resourceType":"Observation","valueQuantity":{"value":1.50}}` {
 		t.Fatalf("%s %v", Marshal(res), err)
 	}
+	// a body stored under looser rules (an empty value) still decodes
+	if res, err := DecodeStored([]byte(`{"resourceType":"Patient","name":"","x":[1]} `)); err != nil || res["name"] != "" || len(res["x"].([]any)) != 1 {
+		t.Fatalf("a body the scanner refuses: %v, %v", res, err)
+	}
 	if _, err := DecodeStored([]byte(`{"a":`)); err == nil {
 		t.Fatal("broken body decoded")
 	}
@@ -204,6 +208,16 @@ func FuzzDecodeWays(f *testing.F) {
 		}
 		if ok && !reflect.DeepEqual(whole, std) {
 			t.Fatalf("different values: %#v and %#v (encoding/json)", whole, std)
+		}
+		// stored bodies: the scanner where it accepts, encoding/json
+		// otherwise, the same as encoding/json alone
+		stored, serr := DecodeStored(data)
+		var ref map[string]any
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		rerr := dec.Decode(&ref)
+		if (serr == nil) != (rerr == nil) || (serr == nil && !reflect.DeepEqual(stored, Resource(ref))) {
+			t.Fatalf("DecodeStored: %#v, %v; encoding/json: %#v, %v", stored, serr, ref, rerr)
 		}
 	})
 }

@@ -13,8 +13,9 @@ import (
 // is the one encoding/json would give (objects map[string]any, arrays
 // []any, numbers json.Number, strings with escapes resolved and invalid
 // UTF-8 replaced by U+FFFD). What it does not accept is decoded again by
-// decodeStrict, which names the refusal; FuzzDecodeWays holds the two to
-// the same answers.
+// decodeStrict, which names the refusal. FuzzDecodeWays holds it to the
+// same answers as decodeStrict and as encoding/json with the rules checked
+// after (the test's decodeWholeStd).
 func decodeWhole(data []byte) (any, bool) {
 	d := scanner{data: data}
 	d.space()

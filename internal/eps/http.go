@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,22 @@ type answer struct {
 	Body   json.RawMessage `json:"body"`
 	Hash   string          `json:"hash"`
 	At     time.Time       `json:"at"`
+}
+
+// encode is the JSON of a (as encoding/json would write it), Body put in
+// as it is: it is fhir.Marshal's output, valid JSON, which json.Marshal
+// would scan once more to check and compact it.
+func (a answer) encode() []byte {
+	b := make([]byte, 0, len(a.Body)+160)
+	b = append(b, `{"status":`...)
+	b = strconv.AppendInt(b, int64(a.Status), 10)
+	b = append(b, `,"body":`...)
+	b = append(b, a.Body...)
+	b = append(b, `,"hash":"`...)
+	b = append(b, a.Hash...) // hex: nothing to escape
+	b = append(b, `","at":"`...)
+	b = a.At.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...)
 }
 
 // request is one write in progress.
@@ -190,17 +207,14 @@ var errConflict = errors.New("concurrent change")
 func (s *Service) commit(rq *request, changes []store.Change, status int, body any) error {
 	raw := fhir.Marshal(body)
 	// serialised here, not in the store's single writer
-	stored, err := json.Marshal(answer{Status: status, Body: raw, Hash: rq.hash, At: s.now()})
-	if err != nil {
-		return err
-	}
+	stored := answer{Status: status, Body: raw, Hash: rq.hash, At: s.now()}.encode()
 	all := make([]store.Change, 0, len(rq.keys)+len(changes))
 	for _, k := range rq.keys {
 		all = append(all, store.Change{Op: store.Create, Type: answerType, ID: k, Unversioned: true,
 			Render: func(int64, time.Time) ([]byte, error) { return stored, nil }})
 	}
 	all = append(all, changes...)
-	_, err = s.store.Apply(rq.ctx(), all)
+	_, err := s.store.Apply(rq.ctx(), all)
 	if err != nil {
 		var ce *store.ChangeError
 		var vc *store.VersionConflict

@@ -78,11 +78,8 @@ func (d *scanner) literal(word string) bool {
 }
 
 func (d *scanner) object(depth int) (any, bool) {
-	d.i++ // {
 	m := map[string]any{}
-	d.space()
-	if d.i < len(d.data) && d.data[d.i] == '}' {
-		d.i++
+	if d.opens('}') {
 		return m, true
 	}
 	for {
@@ -107,29 +104,15 @@ func (d *scanner) object(depth int) (any, bool) {
 			return nil, false
 		}
 		m[key] = v
-		d.space()
-		if d.i >= len(d.data) {
-			return nil, false
-		}
-		switch d.data[d.i] {
-		case ',':
-			d.i++
-			d.space()
-		case '}':
-			d.i++
-			return m, true
-		default:
-			return nil, false
+		if more, ok := d.next('}'); !ok || !more {
+			return m, ok
 		}
 	}
 }
 
 func (d *scanner) array(depth int) (any, bool) {
-	d.i++ // [
 	a := []any{}
-	d.space()
-	if d.i < len(d.data) && d.data[d.i] == ']' {
-		d.i++
+	if d.opens(']') {
 		return a, true
 	}
 	for {
@@ -138,21 +121,43 @@ func (d *scanner) array(depth int) (any, bool) {
 			return nil, false
 		}
 		a = append(a, v)
-		d.space()
-		if d.i >= len(d.data) {
-			return nil, false
-		}
-		switch d.data[d.i] {
-		case ',':
-			d.i++
-			d.space()
-		case ']':
-			d.i++
-			return a, true
-		default:
-			return nil, false
+		if more, ok := d.next(']'); !ok || !more {
+			return a, ok
 		}
 	}
+}
+
+// opens steps over the opening bracket at d.i and the space after it, and
+// reports whether close follows at once (then stepped over too: the
+// object or array is empty).
+func (d *scanner) opens(close byte) bool {
+	d.i++
+	d.space()
+	if d.i < len(d.data) && d.data[d.i] == close {
+		d.i++
+		return true
+	}
+	return false
+}
+
+// next reads what follows a member or an element: a comma and the space
+// after it (more follow), or close (the end). ok is false for anything
+// else.
+func (d *scanner) next(close byte) (more, ok bool) {
+	d.space()
+	if d.i >= len(d.data) {
+		return false, false
+	}
+	switch d.data[d.i] {
+	case ',':
+		d.i++
+		d.space()
+		return true, true
+	case close:
+		d.i++
+		return false, true
+	}
+	return false, false
 }
 
 // number reads a number as JSON defines it: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?

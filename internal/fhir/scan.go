@@ -201,66 +201,57 @@ func (d *scanner) digits() bool {
 	return d.i > start
 }
 
-// str reads a string; the text is copied as it is unless it holds an
-// escape or bytes that are not UTF-8.
+// str reads a string: its text is copied as it is, unless it holds an
+// escape or bytes that are not UTF-8 (then unquote resolves it as
+// encoding/json does).
 func (d *scanner) str() (string, bool) {
 	d.i++ // "
 	start := d.i
-	plain := true
+	ascii, escaped := true, false
 	for d.i < len(d.data) {
 		c := d.data[d.i]
 		switch {
 		case c == '"':
 			s := d.data[start:d.i]
 			d.i++
-			if plain || utf8.Valid(s) {
+			if !escaped && (ascii || utf8.Valid(s)) {
 				return string(s), true
 			}
 			return unquote(s), true
 		case c == '\\':
-			return d.escaped(start)
+			if !d.escape() {
+				return "", false
+			}
+			escaped = true
+			continue
 		case c < 0x20:
 			return "", false
 		case c >= utf8.RuneSelf:
-			plain = false
+			ascii = false
 		}
 		d.i++
 	}
 	return "", false
 }
 
-// escaped reads the rest of a string from its first escape (d.i), the
-// string's text starting at start, and resolves it as encoding/json does.
-func (d *scanner) escaped(start int) (string, bool) {
-	for d.i < len(d.data) {
-		c := d.data[d.i]
-		switch {
-		case c == '"':
-			s := d.data[start:d.i]
-			d.i++
-			return unquote(s), true
-		case c == '\\':
-			if d.i+1 >= len(d.data) {
-				return "", false
-			}
-			switch d.data[d.i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				d.i += 2
-			case 'u':
-				if d.i+6 > len(d.data) || hex4(d.data[d.i+2:d.i+6]) < 0 {
-					return "", false
-				}
-				d.i += 6
-			default:
-				return "", false
-			}
-		case c < 0x20:
-			return "", false
-		default:
-			d.i++
-		}
+// escape steps over the escape at d.i, reporting whether it is one JSON
+// allows.
+func (d *scanner) escape() bool {
+	if d.i+1 >= len(d.data) {
+		return false
 	}
-	return "", false
+	switch d.data[d.i+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		d.i += 2
+	case 'u':
+		if d.i+6 > len(d.data) || hex4(d.data[d.i+2:d.i+6]) < 0 {
+			return false
+		}
+		d.i += 6
+	default:
+		return false
+	}
+	return true
 }
 
 // hex4 is the value of four hex digits, or -1.

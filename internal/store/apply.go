@@ -71,6 +71,9 @@ var writeStatements = []string{
 }
 
 func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time.Time, out *Outcome) error {
+	if c.Unversioned && (c.Op != Create || c.IfMatch > 0 || c.IfNoneExist != nil) {
+		return errors.New("an unversioned record is written once, by a plain create")
+	}
 	if c.Op == Create && c.IfNoneExist != nil {
 		if s.lockType != nil {
 			if err := s.lockType(ctx, tx, c.Type); err != nil {
@@ -91,9 +94,6 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 			out.Updated, out.Existing = time.UnixMilli(ts).UTC(), true
 			return err
 		}
-	}
-	if c.Unversioned && (c.Op != Create || c.IfMatch > 0 || c.IfNoneExist != nil) {
-		return errors.New("an unversioned record is written once, by a plain create")
 	}
 	var rid, cur int64
 	var deleted int

@@ -619,5 +619,15 @@ func TestUnversionedRecords(t *testing.T) {
 		if _, err := s.Apply(ctx, []store.Change{upd}); err == nil {
 			t.Fatal("an unversioned update was applied")
 		}
+		// refused even where the condition matches (and would otherwise
+		// answer with the existing resource)
+		if _, err := s.Apply(ctx, []store.Change{change(store.Create, "leeds", org("Leeds", "RR8", nil))}); err != nil {
+			t.Fatal(err)
+		}
+		conditional := change(store.Create, "other", org("Leeds", "RR9", nil))
+		conditional.Unversioned, conditional.IfNoneExist = true, query(t, "name=Leeds")
+		if _, err := s.Apply(ctx, []store.Change{conditional}); err == nil {
+			t.Fatal("an unversioned conditional create was answered")
+		}
 	})
 }

@@ -201,9 +201,10 @@ func (s *Service) refuse(rq *request, err error) {
 var errConflict = errors.New("concurrent change")
 
 // commit applies changes with the answer recorded under the request's
-// keys, then sends the answer. A concurrent duplicate that committed first
-// is answered with its answer. The answer records go first, so that a
-// duplicate fails on them before anything else.
+// keys, then sends the answer. A duplicate of a request applied before
+// (a retry, or a concurrent copy that committed first) is answered with
+// that one's answer. The answer records go first, so that a duplicate
+// fails on them before anything else.
 func (s *Service) commit(rq *request, changes []store.Change, status int, body any) error {
 	raw := fhir.Marshal(body)
 	// serialised here, not in the store's single writer
@@ -220,7 +221,7 @@ func (s *Service) commit(rq *request, changes []store.Change, status int, body a
 		var vc *store.VersionConflict
 		switch {
 		case errors.As(err, &ce) && errors.Is(ce.Err, store.ErrExists):
-			// A concurrent duplicate committed first: answer as it was answered.
+			// A duplicate was applied first: answer as it was answered.
 			for _, k := range rq.keys {
 				done, rerr := s.replay(rq, k)
 				if done {

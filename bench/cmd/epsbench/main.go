@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -71,7 +72,9 @@ func main() {
 	workers := flag.Int("workers", 64, "concurrent closed-loop workers, each running complete cycles")
 	duration := flag.Duration("duration", 10*time.Second, "measured duration")
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured warm-up")
+	cpuprof := flag.String("cpuprofile", "", "write the load generator's CPU profile of the measured part to this file")
 	flag.Parse()
+	cpuProfile = *cpuprof
 	ctx, stop := loadgen.Begin("epsbench", *spine, "")
 	defer stop()
 	if err := run(ctx, *spine, *patients, min(max(*items, 1), 4), *workers, *duration, *warmup); err != nil {
@@ -80,12 +83,15 @@ func main() {
 	}
 }
 
+var cpuProfile string
+
 type bench struct {
 	url                  string // spine base URL + eps.Base
 	prescriber, pharmacy *http.Client
 	key                  *ecdsa.PrivateKey
 	patients             []string
 	items                int
+	bodies               *bodies
 }
 
 func run(ctx context.Context, spinePath string, nPatients, items, workers int, duration, warmup time.Duration) error {
@@ -131,8 +137,12 @@ func run(ctx context.Context, spinePath string, nPatients, items, workers int, d
 		return err
 	}
 	fmt.Printf("spine pid %d at %s; signing key registered on PractitionerRole/%s (%s)\n", spine.PID(), spine.URL, prescriberRole, eps.ExtSigningKey)
+	bodies, err := newBodies(items)
+	if err != nil {
+		return err
+	}
 	b := &bench{url: spine.URL + eps.Base, prescriber: loadgen.NewClientWithToken(workers, rxTok),
-		pharmacy: loadgen.NewClientWithToken(workers, phTok), key: key, patients: pats, items: items}
+		pharmacy: loadgen.NewClientWithToken(workers, phTok), key: key, patients: pats, items: items, bodies: bodies}
 
 	// One cycle first, to show that it works end to end.
 	var probe cycleTimes
@@ -145,7 +155,17 @@ func run(ctx context.Context, spinePath string, nPatients, items, workers int, d
 	m := loadgen.StartMeter(spine)
 	before := loadgen.ScrapeMetrics(ctx, b.pharmacy, spine.URL)
 	stats := &collected{}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+	}
 	b.loop(ctx, workers, duration, stats)
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	cyc := loadgen.Result{Name: fmt.Sprintf("complete cycle (%d item)", items), Workers: workers, Unit: "cycles",
 		Requests: len(stats.cycle) + stats.errors, Errors: stats.errors, ErrorText: stats.samples}
 	m.Stop(&cyc)
@@ -212,7 +232,11 @@ func registerKey(ctx context.Context, c *http.Client, dirURL string, pub *ecdsa.
 	}
 	ext, _ := role["extension"].([]any)
 	role["extension"] = append(ext, map[string]any{"url": eps.ExtSigningKey, "valueString": base64.StdEncoding.EncodeToString(der)})
-	status, body, err = send(ctx, c, http.MethodPut, u, role)
+	data, err := json.Marshal(role)
+	if err != nil {
+		return err
+	}
+	status, body, err = send(ctx, c, http.MethodPut, u, data)
 	if err != nil || status/100 != 2 {
 		return fmt.Errorf("PUT %s: %d %v %.500s", u, status, err, body)
 	}
@@ -221,14 +245,10 @@ func registerKey(ctx context.Context, c *http.Client, dirURL string, pub *ecdsa.
 
 // send makes one request with a fresh X-Request-ID and returns the status
 // and the whole body.
-func send(ctx context.Context, c *http.Client, method, u string, body any) (int, []byte, error) {
+func send(ctx context.Context, c *http.Client, method, u string, body []byte) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
@@ -246,6 +266,92 @@ func send(ctx context.Context, c *http.Client, method, u string, body any) (int,
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, data, err
+}
+
+// bodies are a cycle's request bodies, encoded once with slots that each
+// cycle fills with its own values, as a replaying load tool such as wrk
+// would send them: the generator's CPU goes to HTTP rather than to
+// encoding JSON, and leaves more of the shared cores to the server. Every
+// id, time and signature still differs from cycle to cycle.
+type bodies struct{ prepare, order, release, dispense, claim template }
+
+// A template is a body's text cut at its slots: each segment's text, then
+// the name of the slot after it ("" after the last text).
+type template []segment
+
+type segment struct {
+	text []byte
+	slot string
+}
+
+const slotMark = "@@"
+
+func slot(name string) string { return slotMark + name + slotMark }
+
+// newBodies encodes the bodies of cycles of items line items. Slots u0,
+// u1, ... stand for the UUIDs (fullUrls, message ids) a cycle makes fresh.
+func newBodies(items int) (*bodies, error) {
+	n := 0
+	id := func() string { n++; return slot(fmt.Sprintf("u%d", n-1)) }
+	var itemIDs []string
+	for i := range items {
+		itemIDs = append(itemIDs, slot(fmt.Sprintf("item%d", i)))
+	}
+	nhs, short, long, now := slot("nhs"), slot("short"), slot("long"), slot("now")
+	var b bodies
+	order := orderBundle(id, now, nhs, short, long, itemIDs)
+	all := []struct {
+		into *template
+		body func() obj
+	}{
+		{&b.prepare, func() obj { return order }},
+		{&b.order, func() obj { addSignature(id, order, slot("sig"), slot("when")); return order }},
+		{&b.release, func() obj { return releaseBody(short) }},
+		{&b.dispense, func() obj { return dispenseBundle(id, now, nhs, short, long, itemIDs) }},
+		{&b.claim, func() obj { return claimBody(id, now, nhs, short, long, itemIDs) }},
+	}
+	for _, t := range all {
+		data, err := json.Marshal(t.body())
+		if err != nil {
+			return nil, err
+		}
+		parts := bytes.Split(data, []byte(slotMark))
+		if len(parts)%2 != 1 {
+			return nil, fmt.Errorf("a body holds %q outside its slots", slotMark)
+		}
+		for i := 0; i < len(parts); i += 2 {
+			seg := segment{text: parts[i]}
+			if i+1 < len(parts) {
+				seg.slot = string(parts[i+1])
+			}
+			*t.into = append(*t.into, seg)
+		}
+	}
+	return &b, nil
+}
+
+// fill writes the body with the cycle's values, v; a UUID slot (u0, u1,
+// ...) not yet in v gets a fresh UUID there, so that it has the same value
+// in every body of the cycle.
+func (t template) fill(v map[string]string) []byte {
+	n := 0
+	for _, s := range t {
+		n += len(s.text) + 40
+	}
+	out := make([]byte, 0, n)
+	for _, s := range t {
+		out = append(out, s.text...)
+		if s.slot == "" {
+			continue
+		}
+		val, ok := v[s.slot]
+		if !ok {
+			val = loadgen.NewUUID()
+			v[s.slot] = val
+		}
+		out = append(out, val...)
+	}
+	return out
 }
 
 type cycleTimes [7]time.Duration // the steps, then the whole cycle
@@ -297,12 +403,11 @@ func (b *bench) cycle(ctx context.Context, rng *mrand.Rand, ts *cycleTimes, verb
 	start := time.Now()
 	nhs := b.patients[rng.IntN(len(b.patients))]
 	short, long := eps.NewShortFormID(prescriberODS), eps.NewLongFormID()
-	var itemIDs []string
-	for range b.items {
-		itemIDs = append(itemIDs, loadgen.NewUUID())
+	v := map[string]string{"nhs": nhs, "short": short, "long": long, "now": time.Now().UTC().Format(time.RFC3339)}
+	for i := range b.items {
+		v[fmt.Sprintf("item%d", i)] = loadgen.NewUUID()
 	}
-	order := orderBundle(nhs, short, long, itemIDs)
-	step := func(i int, c *http.Client, path string, body any) ([]byte, error) {
+	step := func(i int, c *http.Client, path string, body []byte) ([]byte, error) {
 		t0 := time.Now()
 		status, data, err := send(ctx, c, http.MethodPost, b.url+path, body)
 		ts[i] = time.Since(t0)
@@ -318,7 +423,7 @@ func (b *bench) cycle(ctx context.Context, rng *mrand.Rand, ts *cycleTimes, verb
 		return data, nil
 	}
 	// 1. $prepare
-	data, err := step(0, b.prescriber, "/$prepare", order)
+	data, err := step(0, b.prescriber, "/$prepare", b.bodies.prepare.fill(v))
 	if err != nil {
 		return err
 	}
@@ -351,14 +456,14 @@ func (b *bench) cycle(ctx context.Context, rng *mrand.Rand, ts *cycleTimes, verb
 	if err != nil {
 		return err
 	}
-	addSignature(order, base64.StdEncoding.EncodeToString(sig), when)
+	v["sig"], v["when"] = base64.StdEncoding.EncodeToString(sig), when
 	ts[1] = time.Since(t0)
 	// 3. the order
-	if _, err := step(2, b.prescriber, "/$process-message", order); err != nil {
+	if _, err := step(2, b.prescriber, "/$process-message", b.bodies.order.fill(v)); err != nil {
 		return err
 	}
 	// 4. release by short-form id
-	data, err = step(3, b.pharmacy, "/Task/$release", releaseBody(short))
+	data, err = step(3, b.pharmacy, "/Task/$release", b.bodies.release.fill(v))
 	if err != nil {
 		return err
 	}
@@ -366,11 +471,11 @@ func (b *bench) cycle(ctx context.Context, rng *mrand.Rand, ts *cycleTimes, verb
 		return fmt.Errorf("release of %s: the answer does not hold it: %.600s", short, data)
 	}
 	// 5. dispense-notification: every item dispensed, prescription 0006
-	if _, err := step(4, b.pharmacy, "/$process-message", dispenseBundle(nhs, short, long, itemIDs)); err != nil {
+	if _, err := step(4, b.pharmacy, "/$process-message", b.bodies.dispense.fill(v)); err != nil {
 		return err
 	}
 	// 6. claim
-	if _, err := step(5, b.pharmacy, "/Claim", claimBody(nhs, short, long, itemIDs)); err != nil {
+	if _, err := step(5, b.pharmacy, "/Claim", b.bodies.claim.fill(v)); err != nil {
 		return err
 	}
 	ts[6] = time.Since(start)
@@ -385,17 +490,16 @@ func ident(system, value string) obj { return obj{"system": system, "value": val
 
 // orderBundle is an unsigned prescription-order message by Dr Carter (as
 // the eps tests build it).
-func orderBundle(nhs, short, long string, itemIDs []string) obj {
-	patURL, roleURL, pracURL, orgURL := "urn:uuid:"+loadgen.NewUUID(), "urn:uuid:"+loadgen.NewUUID(), "urn:uuid:"+loadgen.NewUUID(), "urn:uuid:"+loadgen.NewUUID()
-	now := time.Now().UTC().Format(time.RFC3339)
+func orderBundle(id func() string, now, nhs, short, long string, itemIDs []string) obj {
+	patURL, roleURL, pracURL, orgURL := "urn:uuid:"+id(), "urn:uuid:"+id(), "urn:uuid:"+id(), "urn:uuid:"+id()
 	var mrs, focus []any
-	for i, id := range itemIDs {
+	for i, item := range itemIDs {
 		m := medicines[i%len(medicines)]
-		u := "urn:uuid:" + loadgen.NewUUID()
+		u := "urn:uuid:" + id()
 		focus = append(focus, obj{"reference": u})
 		mrs = append(mrs, obj{"fullUrl": u, "resource": obj{
 			"resourceType": "MedicationRequest",
-			"identifier":   []any{ident(eps.SystemItem, id)},
+			"identifier":   []any{ident(eps.SystemItem, item)},
 			"status":       "active", "intent": "order",
 			"category":                  []any{obj{"coding": []any{coding("http://terminology.hl7.org/CodeSystem/medicationrequest-category", "community")}}},
 			"medicationCodeableConcept": obj{"coding": []any{obj{"system": "http://snomed.info/sct", "code": m.code, "display": m.display}}},
@@ -414,7 +518,7 @@ func orderBundle(nhs, short, long string, itemIDs []string) obj {
 			"substitution": obj{"allowedBoolean": false},
 		}})
 	}
-	entries := []any{obj{"fullUrl": "urn:uuid:" + loadgen.NewUUID(), "resource": obj{"resourceType": "MessageHeader",
+	entries := []any{obj{"fullUrl": "urn:uuid:" + id(), "resource": obj{"resourceType": "MessageHeader",
 		"eventCoding": coding(eps.SystemEvent, eps.EventOrder),
 		"sender":      obj{"identifier": ident(eps.SystemODS, prescriberODS)},
 		"source":      obj{"endpoint": "urn:nhs-uk:addressing:ods:" + prescriberODS},
@@ -433,12 +537,12 @@ func orderBundle(nhs, short, long string, itemIDs []string) obj {
 		obj{"fullUrl": orgURL, "resource": obj{"resourceType": "Organization",
 			"identifier": []any{ident(eps.SystemODS, prescriberODS)}, "name": "Demo Medical Practice"}},
 	)
-	return obj{"resourceType": "Bundle", "id": loadgen.NewUUID(), "type": "message",
-		"identifier": ident(eps.SystemUUID, loadgen.NewUUID()), "entry": entries}
+	return obj{"resourceType": "Bundle", "id": id(), "type": "message",
+		"identifier": ident(eps.SystemUUID, id()), "entry": entries}
 }
 
 // addSignature adds the Provenance carrying the signature.
-func addSignature(b obj, data, when string) {
+func addSignature(id func() string, b obj, data, when string) {
 	entries := b["entry"].([]any)
 	var roleRef string
 	var targets []any
@@ -449,7 +553,7 @@ func addSignature(b obj, data, when string) {
 			targets = append(targets, obj{"reference": e.(obj)["fullUrl"]})
 		}
 	}
-	b["entry"] = append(entries, obj{"fullUrl": "urn:uuid:" + loadgen.NewUUID(), "resource": obj{
+	b["entry"] = append(entries, obj{"fullUrl": "urn:uuid:" + id(), "resource": obj{
 		"resourceType": "Provenance", "target": targets, "recorded": when,
 		"agent": []any{obj{"who": obj{"reference": roleRef}}},
 		"signature": []any{obj{
@@ -476,50 +580,49 @@ func groupID(short, long string) obj {
 }
 
 // dispenseBundle is a dispense-notification: every item fully dispensed.
-func dispenseBundle(nhs, short, long string, itemIDs []string) obj {
-	entries := []any{obj{"fullUrl": "urn:uuid:" + loadgen.NewUUID(), "resource": obj{
+func dispenseBundle(id func() string, now, nhs, short, long string, itemIDs []string) obj {
+	entries := []any{obj{"fullUrl": "urn:uuid:" + id(), "resource": obj{
 		"resourceType": "MessageHeader",
 		"eventCoding":  coding(eps.SystemEvent, eps.EventDispense),
 		"sender":       obj{"identifier": ident(eps.SystemODS, pharmacyODS), "display": "Demo Pharmacy"},
 		"source":       obj{"endpoint": "urn:nhs-uk:addressing:ods:" + pharmacyODS},
 	}}}
-	now := time.Now().UTC().Format(time.RFC3339)
-	for i, id := range itemIDs {
+	for i, item := range itemIDs {
 		m := medicines[i%len(medicines)]
-		entries = append(entries, obj{"fullUrl": "urn:uuid:" + loadgen.NewUUID(), "resource": obj{
+		entries = append(entries, obj{"fullUrl": "urn:uuid:" + id(), "resource": obj{
 			"resourceType":              "MedicationDispense",
 			"extension":                 []any{obj{"url": eps.ExtBusinessStatus, "valueCoding": coding(eps.SystemBusinessStatus, eps.StatusDispensed)}},
-			"identifier":                []any{ident("https://fhir.nhs.uk/Id/prescription-dispense-item-number", loadgen.NewUUID())},
+			"identifier":                []any{ident("https://fhir.nhs.uk/Id/prescription-dispense-item-number", id())},
 			"status":                    "completed",
 			"medicationCodeableConcept": obj{"coding": []any{obj{"system": "http://snomed.info/sct", "code": m.code, "display": m.display}}},
 			"subject":                   obj{"type": "Patient", "identifier": ident(eps.SystemNHSNumber, nhs)},
-			"authorizingPrescription":   []any{obj{"extension": []any{groupID(short, long)}, "identifier": ident(eps.SystemItem, id)}},
+			"authorizingPrescription":   []any{obj{"extension": []any{groupID(short, long)}, "identifier": ident(eps.SystemItem, item)}},
 			"type":                      obj{"coding": []any{coding(eps.SystemItemStatus, eps.ItemDispensed)}},
 			"quantity":                  obj{"value": m.qty, "unit": "dose"},
 			"whenHandedOver":            now,
 		}})
 	}
-	return obj{"resourceType": "Bundle", "id": loadgen.NewUUID(), "type": "message",
-		"identifier": ident(eps.SystemUUID, loadgen.NewUUID()), "entry": entries}
+	return obj{"resourceType": "Bundle", "id": id(), "type": "message",
+		"identifier": ident(eps.SystemUUID, id()), "entry": entries}
 }
 
-func claimBody(nhs, short, long string, itemIDs []string) obj {
+func claimBody(id func() string, now, nhs, short, long string, itemIDs []string) obj {
 	var details []any
-	for i, id := range itemIDs {
+	for i, item := range itemIDs {
 		m := medicines[i%len(medicines)]
 		details = append(details, obj{
 			"extension": []any{obj{"url": "https://fhir.nhs.uk/StructureDefinition/Extension-ClaimMedicationRequestReference",
-				"valueReference": obj{"identifier": ident(eps.SystemItem, id)}}},
+				"valueReference": obj{"identifier": ident(eps.SystemItem, item)}}},
 			"sequence":         i + 1,
 			"productOrService": obj{"coding": []any{obj{"system": "http://snomed.info/sct", "code": m.code, "display": m.display}}},
 		})
 	}
-	return obj{"resourceType": "Claim", "id": loadgen.NewUUID(),
-		"identifier": []any{ident(eps.SystemUUID, loadgen.NewUUID())},
+	return obj{"resourceType": "Claim", "id": id(),
+		"identifier": []any{ident(eps.SystemUUID, id())},
 		"status":     "active", "use": "claim",
 		"type":         obj{"coding": []any{coding("http://terminology.hl7.org/CodeSystem/claim-type", "pharmacy")}},
 		"patient":      obj{"identifier": ident(eps.SystemNHSNumber, nhs)},
-		"created":      time.Now().UTC().Format(time.RFC3339),
+		"created":      now,
 		"prescription": obj{"extension": []any{groupID(short, long)}},
 		"payee":        obj{"party": obj{"identifier": ident(eps.SystemODS, pharmacyODS)}},
 		"item":         []any{obj{"sequence": 1, "detail": details}},

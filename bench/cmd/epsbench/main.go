@@ -86,8 +86,9 @@ func main() {
 var cpuProfile string
 
 type bench struct {
-	url                  string // spine base URL + eps.Base
-	prescriber, pharmacy *http.Client
+	server               string       // spine's base URL
+	metrics              *http.Client // reads /metrics
+	prescriber, pharmacy string       // their Authorization headers
 	key                  *ecdsa.PrivateKey
 	patients             []string
 	items                int
@@ -141,19 +142,26 @@ func run(ctx context.Context, spinePath string, nPatients, items, workers int, d
 	if err != nil {
 		return err
 	}
-	b := &bench{url: spine.URL + eps.Base, prescriber: loadgen.NewClientWithToken(workers, rxTok),
-		pharmacy: loadgen.NewClientWithToken(workers, phTok), key: key, patients: pats, items: items, bodies: bodies}
+	b := &bench{server: spine.URL, metrics: loadgen.NewClientWithToken(1, phTok),
+		prescriber: "Authorization: Bearer " + rxTok, pharmacy: "Authorization: Bearer " + phTok,
+		key: key, patients: pats, items: items, bodies: bodies}
 
 	// One cycle first, to show that it works end to end.
 	var probe cycleTimes
-	if err := b.cycle(ctx, mrand.New(mrand.NewPCG(1, 1)), &probe, true); err != nil {
+	conn, err := loadgen.NewRawConn(spine.URL)
+	if err != nil {
+		return err
+	}
+	err = b.cycle(conn, mrand.New(mrand.NewPCG(1, 1)), &probe, true)
+	conn.Close()
+	if err != nil {
 		return fmt.Errorf("first cycle: %w", err)
 	}
 	if warmup > 0 {
 		b.loop(ctx, workers, warmup, nil)
 	}
 	m := loadgen.StartMeter(spine)
-	before := loadgen.ScrapeMetrics(ctx, b.pharmacy, spine.URL)
+	before := loadgen.ScrapeMetrics(ctx, b.metrics, spine.URL)
 	stats := &collected{}
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
@@ -179,7 +187,7 @@ func run(ctx context.Context, spinePath string, nPatients, items, workers int, d
 		results = append(results, r)
 	}
 	loadgen.PrintResult(os.Stdout, cyc)
-	for i, h := range loadgen.ScrapeMetrics(ctx, b.pharmacy, spine.URL).Diff(before) {
+	for i, h := range loadgen.ScrapeMetrics(ctx, b.metrics, spine.URL).Diff(before) {
 		if i == 12 {
 			break
 		}
@@ -374,8 +382,13 @@ func (b *bench) loop(ctx context.Context, workers int, d time.Duration, stats *c
 			defer wg.Done()
 			rng := mrand.New(mrand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
 			var ts cycleTimes
+			conn, err := loadgen.NewRawConn(b.server)
+			if err != nil {
+				panic(err) // the URL was used already
+			}
+			defer conn.Close()
 			for ctx.Err() == nil && time.Now().Before(deadline) {
-				err := b.cycle(ctx, rng, &ts, false)
+				err := b.cycle(conn, rng, &ts, false)
 				if stats == nil {
 					continue
 				}
@@ -398,8 +411,9 @@ func (b *bench) loop(ctx context.Context, workers int, d time.Duration, stats *c
 	wg.Wait()
 }
 
-// cycle runs one complete prescription cycle, recording each step's time.
-func (b *bench) cycle(ctx context.Context, rng *mrand.Rand, ts *cycleTimes, verbose bool) error {
+// cycle runs one complete prescription cycle on conn, recording each
+// step's time.
+func (b *bench) cycle(conn *loadgen.RawConn, rng *mrand.Rand, ts *cycleTimes, verbose bool) error {
 	start := time.Now()
 	nhs := b.patients[rng.IntN(len(b.patients))]
 	short, long := eps.NewShortFormID(prescriberODS), eps.NewLongFormID()
@@ -407,9 +421,10 @@ func (b *bench) cycle(ctx context.Context, rng *mrand.Rand, ts *cycleTimes, verb
 	for i := range b.items {
 		v[fmt.Sprintf("item%d", i)] = loadgen.NewUUID()
 	}
-	step := func(i int, c *http.Client, path string, body []byte) ([]byte, error) {
+	step := func(i int, auth, path string, body []byte) ([]byte, error) {
 		t0 := time.Now()
-		status, data, err := send(ctx, c, http.MethodPost, b.url+path, body)
+		status, data, err := conn.Do(http.MethodPost, eps.Base+path, []string{auth, "Accept: application/fhir+json",
+			"Content-Type: application/fhir+json", "X-Request-ID: " + loadgen.NewUUID()}, body)
 		ts[i] = time.Since(t0)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", steps[i], err)

@@ -38,6 +38,15 @@ func NewClientWithToken(workers int, token string) *http.Client {
 	return &http.Client{Transport: rt, Timeout: 60 * time.Second}
 }
 
+// Bearer is the Authorization header line that sends token ("" for no
+// token), for Scenario.Auth and RawConn.Do.
+func Bearer(token string) string {
+	if token == "" {
+		return ""
+	}
+	return "Authorization: Bearer " + token
+}
+
 // bearer adds the Authorization header to every request.
 type bearer struct {
 	token string
@@ -59,7 +68,7 @@ type Scenario struct {
 	Workers  int
 	Duration time.Duration // measured part
 	Warmup   time.Duration // unmeasured part before it (connections, caches)
-	Client   *http.Client
+	Auth     string        // an Authorization header line sent with every request ("": none)
 	Build    Builder
 	Server   *Process // for the server's CPU time (optional)
 }
@@ -160,14 +169,26 @@ func runLoop(ctx context.Context, sc Scenario, d time.Duration, seed uint64, rec
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var conn *RawConn // each worker's own connection, to the first request's host
+			defer func() {
+				if conn != nil {
+					conn.Close()
+				}
+			}()
 			for ctx.Err() == nil && time.Now().Before(deadline) {
 				req, err := sc.Build(rng)
 				if err != nil {
 					w.fail(fmt.Sprintf("building the request: %v", err))
 					continue
 				}
+				if conn == nil {
+					if conn, err = NewRawConn(req.URL.Scheme + "://" + req.URL.Host); err != nil {
+						w.fail(err.Error())
+						return
+					}
+				}
 				t0 := time.Now()
-				status, body, err := do(sc.Client, req.WithContext(ctx))
+				status, body, err := do(conn, req, sc.Auth)
 				lat := time.Since(t0)
 				if record {
 					w.lat = append(w.lat, lat)
@@ -195,21 +216,32 @@ func (w *worker) fail(msg string) {
 	}
 }
 
-// do sends req and reads the whole response; the body is returned (up to
-// 2 KiB) only for error statuses.
-func do(c *http.Client, req *http.Request) (int, string, error) {
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, "", err
+// do sends req on conn (whose host it must name), with the auth header
+// line, and reads the whole answer; the body is returned (up to 2 KiB)
+// only for error statuses.
+func do(conn *RawConn, req *http.Request, auth string) (int, string, error) {
+	var header []string
+	if auth != "" {
+		header = append(header, auth)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
-		_, err = io.Copy(io.Discard, resp.Body)
-		return resp.StatusCode, "", err
+	for name, values := range req.Header {
+		for _, v := range values {
+			header = append(header, name+": "+v)
+		}
 	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
-	io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, string(b), nil
+	var body []byte
+	if req.Body != nil {
+		var err error
+		if body, err = io.ReadAll(req.Body); err != nil {
+			return 0, "", err
+		}
+		req.Body.Close()
+	}
+	status, data, err := conn.Do(req.Method, req.URL.RequestURI(), header, body)
+	if err != nil || (status >= 200 && status <= 299) {
+		return status, "", err
+	}
+	return status, string(data[:min(len(data), 2048)]), nil
 }
 
 // Percentiles returns the nearest-rank p50, p90 and p99 and the maximum of

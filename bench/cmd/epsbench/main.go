@@ -143,7 +143,7 @@ func run(ctx context.Context, spinePath string, nPatients, items, workers int, d
 		return err
 	}
 	b := &bench{server: spine.URL, metrics: loadgen.NewClientWithToken(1, phTok),
-		prescriber: "Authorization: Bearer " + rxTok, pharmacy: "Authorization: Bearer " + phTok,
+		prescriber: loadgen.Bearer(rxTok), pharmacy: loadgen.Bearer(phTok),
 		key: key, patients: pats, items: items, bodies: bodies}
 
 	// One cycle first, to show that it works end to end.

@@ -217,7 +217,7 @@ func run(ctx context.Context, cfg config) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		sc.Duration, sc.Warmup, sc.Client = cfg.duration, cfg.warmup, client
+		sc.Duration, sc.Warmup, sc.Auth = cfg.duration, cfg.warmup, loadgen.Bearer(token)
 		fmt.Printf("\n%s, %d workers\n", sc.Name, sc.Workers)
 		for i := range 3 {
 			desc, err := loadgen.Probe(ctx, client, func(*rand.Rand) (*http.Request, error) {

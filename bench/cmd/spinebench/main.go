@@ -163,7 +163,7 @@ func run(ctx context.Context, spinePath string, cfg config) error {
 		if sc.Workers == 0 {
 			sc.Workers = cfg.workers
 		}
-		sc.Duration, sc.Warmup, sc.Client = cfg.duration, cfg.warmup, client
+		sc.Duration, sc.Warmup, sc.Auth = cfg.duration, cfg.warmup, loadgen.Bearer(spine.Token)
 		fmt.Printf("\n%s %s, %d workers\n", s.label, sc.Name, sc.Workers)
 		desc, err := loadgen.Probe(ctx, client, sc.Build)
 		if err != nil {

@@ -2,51 +2,22 @@ package eps
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/idempotency"
 	"github.com/openspine/openspine/internal/store"
 )
 
-// answerType keeps the answer to each applied message, keyed by its
-// X-Request-ID (and by the message's own identifier), written in the same
-// transaction as the change it answers: a retry is answered again, not
-// applied twice.
+// answerType keeps the answer to each applied message (idempotency), keyed
+// by its X-Request-ID and by the message's own identifier.
 const answerType = "_EPSAnswer"
 
 // maxBody bounds request bodies.
 const maxBody = 1 << 20
-
-type answer struct {
-	Status int             `json:"status"`
-	Body   json.RawMessage `json:"body"`
-	Hash   string          `json:"hash"`
-	At     time.Time       `json:"at"`
-}
-
-// encode is the JSON of a (as encoding/json would write it), Body put in
-// as it is: it is fhir.Marshal's output, valid JSON, which json.Marshal
-// would scan once more to check and compact it.
-func (a answer) encode() []byte {
-	b := make([]byte, 0, len(a.Body)+160)
-	b = append(b, `{"status":`...)
-	b = strconv.AppendInt(b, int64(a.Status), 10)
-	b = append(b, `,"body":`...)
-	b = append(b, a.Body...)
-	b = append(b, `,"hash":"`...)
-	b = append(b, a.Hash...) // hex: nothing to escape
-	b = append(b, `","at":"`...)
-	b = a.At.AppendFormat(b, time.RFC3339Nano)
-	return append(b, `"}`...)
-}
 
 // request is one write in progress.
 type request struct {
@@ -60,24 +31,11 @@ type request struct {
 
 func (rq *request) ctx() context.Context { return rq.r.Context() }
 
-func hashOf(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 // checkHeaders applies the contract's header rules: X-Request-ID is
-// mandatory and a UUID.
+// mandatory and a UUID; the client accepts FHIR JSON.
 func checkHeaders(r *http.Request) error {
-	id := r.Header.Get("X-Request-ID")
-	if id == "" {
-		return fhir.NewError(http.StatusBadRequest, fhir.CodeMissingValue, "Invalid request with error - X-Request-ID header must be supplied to access this resource")
-	}
-	if !ValidUUID(id) {
-		return fhir.NewError(http.StatusBadRequest, fhir.CodeInvalidValue, "Invalid value - '%s' in header 'X-Request-ID'", id)
+	if err := idempotency.CheckRequestID(r); err != nil {
+		return err
 	}
 	return fhir.CheckAccept(r)
 }
@@ -108,8 +66,8 @@ func (s *Service) begin(w http.ResponseWriter, r *http.Request) *request {
 	if err != nil {
 		return fail(err)
 	}
-	rq := &request{w: w, r: r, body: body, hash: hashOf(string(body))}
-	rq.keys = append(rq.keys, requestKey(r))
+	rq := &request{w: w, r: r, body: body, hash: idempotency.Hash(string(body))}
+	rq.keys = append(rq.keys, idempotency.RequestKey(r))
 	v, err := fhir.DecodeValue(body)
 	if err != nil {
 		s.refuse(rq, err)
@@ -124,17 +82,12 @@ func (s *Service) begin(w http.ResponseWriter, r *http.Request) *request {
 	return rq
 }
 
-// requestKey is the de-duplication key of a request's X-Request-ID.
-func requestKey(r *http.Request) string {
-	return "req-" + hashOf(r.Method, r.URL.Path, r.Header.Get("X-Request-ID"))
-}
-
 // messageKey adds the message's own identifier as a de-duplication key: a
 // message already applied is answered again; the same identifier on
 // different content is refused (see replay).
 func (s *Service) messageKey(rq *request, kind, id string) {
 	if id != "" {
-		rq.keys = append(rq.keys, msgKeyPrefix+hashOf(kind, id))
+		rq.keys = append(rq.keys, msgKeyPrefix+idempotency.Hash(kind, id))
 	}
 }
 
@@ -147,15 +100,8 @@ const msgKeyPrefix = "msg-"
 // reusing the identifier is refused (409).
 func (s *Service) replay(rq *request, key string) (bool, error) {
 	sameBody := strings.HasPrefix(key, msgKeyPrefix)
-	rec, err := s.store.Read(rq.ctx(), answerType, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	var a answer
-	if err := json.Unmarshal(rec.Body, &a); err != nil {
+	a, err := idempotency.Lookup(rq.ctx(), s.store, answerType, key)
+	if err != nil || a == nil {
 		return false, err
 	}
 	if sameBody && a.Hash != rq.hash {
@@ -208,11 +154,11 @@ var errConflict = errors.New("concurrent change")
 func (s *Service) commit(rq *request, changes []store.Change, status int, body any) error {
 	raw := fhir.Marshal(body)
 	// serialised here, not in the store's single writer
-	stored := answer{Status: status, Body: raw, Hash: rq.hash, At: s.now()}.encode()
+	a := idempotency.Answer{Status: status, Body: raw, Hash: rq.hash, At: s.now()}
+	stored := a.Encode()
 	all := make([]store.Change, 0, len(rq.keys)+len(changes))
 	for _, k := range rq.keys {
-		all = append(all, store.Change{Op: store.Create, Type: answerType, ID: k, Unversioned: true,
-			Render: func(int64, time.Time) ([]byte, error) { return stored, nil }})
+		all = append(all, idempotency.Change(answerType, k, func() ([]byte, error) { return stored, nil }))
 	}
 	all = append(all, changes...)
 	_, err := s.store.Apply(rq.ctx(), all)

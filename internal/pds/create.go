@@ -9,6 +9,7 @@ import (
 
 	"github.com/openspine/openspine/internal/audit"
 	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/idempotency"
 	"github.com/openspine/openspine/internal/matching"
 	"github.com/openspine/openspine/internal/nhsnumber"
 	"github.com/openspine/openspine/internal/search"
@@ -103,7 +104,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 		}
 		oo := &fhir.Error{Status: http.StatusOK, Code: code, IssueType: "multiple-matches", Severity: "information", Diagnostics: text}
 		outcome := fhir.Marshal(oo.Outcome())
-		_, replayedNow, err := s.applyOnce(w, r, key, nil, &replay{Status: http.StatusOK, Body: outcome})
+		_, replayedNow, err := s.applyOnce(w, r, key, nil, &idempotency.Answer{Status: http.StatusOK, Body: outcome})
 		if replayedNow {
 			return
 		}
@@ -130,7 +131,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		c.Op = store.Create
-		out, replayedNow, err := s.applyOnce(w, r, key, []store.Change{c}, &replay{Status: http.StatusCreated, ID: nhs})
+		out, replayedNow, err := s.applyOnce(w, r, key, []store.Change{c}, &idempotency.Answer{Status: http.StatusCreated, ID: nhs})
 		if replayedNow {
 			return
 		}

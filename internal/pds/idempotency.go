@@ -2,68 +2,42 @@ package pds
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/idempotency"
 	"github.com/openspine/openspine/internal/store"
 )
 
 // idempotencyType is the internal record type (never served) that keeps the
-// answer to each write, keyed by its X-Request-ID, so that a retried write
-// returns the first answer instead of being applied twice. It is written in
-// the same transaction as the write it describes.
+// answer to each write under its X-Request-ID (idempotency), so that a
+// retried write returns the first answer instead of being applied twice.
+// A write is looked up before it is applied (readWrite); a concurrent
+// duplicate that commits first makes the write's record fail (applyOnce).
 const idempotencyType = "_PDSRequest"
 
-type replay struct {
-	Status  int             `json:"status"`
-	ID      string          `json:"id,omitempty"`
-	Version int64           `json:"version,omitempty"`
-	Body    json.RawMessage `json:"body,omitempty"` // an answer that is not a patient version
-	At      string          `json:"at"`
-}
-
-func idempotencyKey(r *http.Request) string {
-	h := sha256.Sum256([]byte(r.Method + " " + r.URL.Path + " " + r.Header.Get("X-Request-ID")))
-	return hex.EncodeToString(h[:])
-}
-
 // replayed returns the stored answer of an earlier request with the same key.
-func (s *Service) replayed(ctx context.Context, key string) (*replay, error) {
-	rec, err := s.store.Read(ctx, idempotencyType, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var rp replay
-	if err := json.Unmarshal(rec.Body, &rp); err != nil {
-		return nil, err
-	}
-	return &rp, nil
+func (s *Service) replayed(ctx context.Context, key string) (*idempotency.Answer, error) {
+	return idempotency.Lookup(ctx, s.store, idempotencyType, key)
 }
 
-// idempotencyChange records rp; version, when set, is read at render time
+// idempotencyChange records a; version, when set, is read at render time
 // (the patient change before it in the same Apply has rendered by then).
-func idempotencyChange(key string, rp *replay, version *int64) store.Change {
-	return store.Change{Op: store.Create, Type: idempotencyType, ID: key,
-		Render: func(int64, time.Time) ([]byte, error) {
-			if version != nil {
-				rp.Version = *version
-			}
-			rp.At = time.Now().UTC().Format(time.RFC3339)
-			return json.Marshal(rp)
-		}}
+func idempotencyChange(key string, a *idempotency.Answer, version *int64) store.Change {
+	return idempotency.Change(idempotencyType, key, func() ([]byte, error) {
+		if version != nil {
+			a.Version = *version
+		}
+		a.At = time.Now().UTC()
+		return a.Encode(), nil
+	})
 }
 
 // answerReplay writes the first answer again.
-func (s *Service) answerReplay(w http.ResponseWriter, r *http.Request, rp *replay) {
+func (s *Service) answerReplay(w http.ResponseWriter, r *http.Request, rp *idempotency.Answer) {
 	if rp.ID == "" {
 		fhir.Write(w, rp.Status, rp.Body)
 		return
@@ -86,7 +60,7 @@ func (s *Service) answerReplay(w http.ResponseWriter, r *http.Request, rp *repla
 
 // applyOnce applies changes plus the idempotency record; when a concurrent
 // duplicate committed first, it answers with that one's result instead.
-func (s *Service) applyOnce(w http.ResponseWriter, r *http.Request, key string, changes []store.Change, rp *replay) ([]store.Outcome, bool, error) {
+func (s *Service) applyOnce(w http.ResponseWriter, r *http.Request, key string, changes []store.Change, rp *idempotency.Answer) ([]store.Outcome, bool, error) {
 	var version int64
 	if len(changes) > 0 {
 		inner := changes[0].Render
@@ -122,7 +96,7 @@ func (s *Service) readWrite(w http.ResponseWriter, r *http.Request, ctypes ...st
 	if err != nil {
 		return fail(err)
 	}
-	key = idempotencyKey(r)
+	key = idempotency.RequestKey(r)
 	rp, err := s.replayed(r.Context(), key)
 	if err != nil {
 		return fail(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/openspine/openspine/internal/audit"
 	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/idempotency"
 	"github.com/openspine/openspine/internal/jsonpatch"
 	"github.com/openspine/openspine/internal/nhsnumber"
 	"github.com/openspine/openspine/internal/store"
@@ -223,7 +224,7 @@ func (s *Service) handlePatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.Op, c.IfMatch = store.Update, want
-	out, replayedNow, err := s.applyOnce(w, r, key, []store.Change{c}, &replay{Status: http.StatusOK, ID: id})
+	out, replayedNow, err := s.applyOnce(w, r, key, []store.Change{c}, &idempotency.Answer{Status: http.StatusOK, ID: id})
 	if replayedNow {
 		return
 	}

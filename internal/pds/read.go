@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 
 	"github.com/openspine/openspine/internal/audit"
 	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/idempotency"
 	"github.com/openspine/openspine/internal/nhsnumber"
 	"github.com/openspine/openspine/internal/search"
 	"github.com/openspine/openspine/internal/store"
@@ -28,16 +28,11 @@ func (s *Service) allowPatient(ctx context.Context, action, nhs string) error {
 	return s.Policy.AllowPatient(ctx, pr, "pds", action, nhs)
 }
 
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// checkHeaders applies the PDS header rules: X-Request-ID is mandatory and a UUID.
+// checkHeaders applies the PDS header rules: X-Request-ID is mandatory and
+// a UUID; the client accepts FHIR JSON.
 func checkHeaders(r *http.Request) error {
-	id := r.Header.Get("X-Request-ID")
-	if id == "" {
-		return fhir.NewError(http.StatusBadRequest, fhir.CodeMissingValue, "Invalid request with error - X-Request-ID header must be supplied to access this resource")
-	}
-	if !uuidPattern.MatchString(id) {
-		return fhir.NewError(http.StatusBadRequest, fhir.CodeInvalidValue, "Invalid value - '%s' in header 'X-Request-ID'", id)
+	if err := idempotency.CheckRequestID(r); err != nil {
+		return err
 	}
 	return fhir.CheckAccept(r)
 }

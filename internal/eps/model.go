@@ -98,7 +98,7 @@ type prescription struct {
 	Issues       []issue     `json:"issues"`
 	History      []event     `json:"history"`
 	// Order is the signed order in prescriptions stored before it was
-	// kept apart (orderType); empty in the others (see orderOf).
+	// kept apart (orderType); empty in the others (see ordersOf).
 	Order json.RawMessage `json:"order,omitempty"`
 
 	version int64
@@ -329,16 +329,39 @@ func orderChange(id string, raw []byte) store.Change {
 		Render: func(int64, time.Time) ([]byte, error) { return raw, nil }}
 }
 
-// orderOf returns p's signed order Bundle as it was received.
-func (s *Service) orderOf(ctx context.Context, p *prescription) ([]byte, error) {
-	if len(p.Order) > 0 {
-		return p.Order, nil
+// ordersOf returns the signed order Bundles of ps, as they were received,
+// in ps's order: in one store read (they are write-once, at version 1),
+// but for prescriptions stored before orders were kept apart, which hold
+// theirs.
+func (s *Service) ordersOf(ctx context.Context, ps []*prescription) ([][]byte, error) {
+	out := make([][]byte, len(ps))
+	var refs []store.Ref
+	for i, p := range ps {
+		if len(p.Order) > 0 {
+			out[i] = p.Order
+		} else {
+			refs = append(refs, store.Ref{Type: orderType, ID: p.ID, Version: 1})
+		}
 	}
-	rec, err := s.store.Read(ctx, orderType, p.ID)
+	if len(refs) == 0 {
+		return out, nil
+	}
+	recs, err := s.store.Fetch(ctx, refs)
 	if err != nil {
-		return nil, fmt.Errorf("the order of prescription %s: %w", p.ID, err)
+		return nil, fmt.Errorf("the orders of %d prescriptions: %w", len(refs), err)
 	}
-	return rec.Body, nil
+	byID := make(map[string][]byte, len(recs))
+	for _, rec := range recs {
+		byID[rec.ID] = rec.Body
+	}
+	for i, p := range ps {
+		if out[i] == nil {
+			if out[i] = byID[p.ID]; out[i] == nil {
+				return nil, fmt.Errorf("the order of prescription %s: %w", p.ID, store.ErrNotFound)
+			}
+		}
+	}
+	return out, nil
 }
 
 func shortFormChange(short, long string) store.Change {

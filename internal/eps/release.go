@@ -127,9 +127,9 @@ func (s *Service) releaseNominated(rq *request, d party) error {
 			return s.commit(rq, nil, http.StatusOK, noMorePrescriptions())
 		}
 		for i := range refs {
-			refs[i].Version = 0
+			refs[i].Version = 0 // the current: one released since the search is skipped below
 		}
-		recs, err := s.fetchCurrent(rq, refs)
+		recs, err := s.fetch(ctx, refs)
 		if err != nil {
 			return err
 		}
@@ -162,14 +162,19 @@ func (s *Service) releaseNominated(rq *request, d party) error {
 	return busy()
 }
 
-// fetchCurrent reads the current versions of refs.
-func (s *Service) fetchCurrent(rq *request, refs []store.Ref) ([]*prescription, error) {
-	var out []*prescription
-	for _, ref := range refs {
-		p, err := s.load(rq.ctx(), ref.ID)
-		if errors.Is(err, errNoPrescription) {
+// fetch reads the prescriptions refs name (Version 0: the current ones) in
+// one store read.
+func (s *Service) fetch(ctx context.Context, refs []store.Ref) ([]*prescription, error) {
+	recs, err := s.store.Fetch(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*prescription, 0, len(recs))
+	for _, rec := range recs {
+		if rec.Deleted {
 			continue
 		}
+		p, err := decodePrescription(rec)
 		if err != nil {
 			return nil, err
 		}
@@ -188,13 +193,13 @@ func noMorePrescriptions() map[string]any {
 // and failedPrescriptions.
 func (s *Service) releaseResponse(ctx context.Context, releaseID string, now time.Time, ps []*prescription) (map[string]any, error) {
 	ts := now.Format(fhir.InstantFormat)
+	orders, err := s.ordersOf(ctx, ps)
+	if err != nil {
+		return nil, err
+	}
 	var entries []any
-	for _, p := range ps {
-		order, err := s.orderOf(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		doc, err := p.released(order, releaseID, ts)
+	for i, p := range ps {
+		doc, err := p.released(orders[i], releaseID, ts)
 		if err != nil {
 			return nil, err
 		}

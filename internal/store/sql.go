@@ -297,6 +297,7 @@ func (s *sqlStore) Fetch(ctx context.Context, refs []Ref) ([]Record, error) {
 	// key (an IN list the index walks; the pages reads keep warm); the
 	// version table only for versions that are no longer current.
 	byRef := make(map[Ref]Record, len(refs))
+	current := make(map[Ref]Record, len(refs)) // by type and id (Version 0)
 	byType := map[string][]any{}
 	for _, r := range refs {
 		byType[r.Type] = append(byType[r.Type], r.ID)
@@ -314,6 +315,7 @@ func (s *sqlStore) Fetch(ctx context.Context, refs []Ref) ([]Record, error) {
 			}
 			for _, rec := range recs {
 				byRef[rec.Ref] = rec
+				current[Ref{Type: rec.Type, ID: rec.ID}] = rec
 			}
 		}
 	}
@@ -321,6 +323,12 @@ func (s *sqlStore) Fetch(ctx context.Context, refs []Ref) ([]Record, error) {
 	for _, r := range refs {
 		if rec, ok := byRef[r]; ok {
 			out = append(out, rec)
+			continue
+		}
+		if r.Version == 0 {
+			if rec, ok := current[r]; ok {
+				out = append(out, rec)
+			}
 			continue
 		}
 		rec := Record{Ref: r}

@@ -116,7 +116,9 @@ type Store interface {
 	Read(ctx context.Context, typ, id string) (Record, error)
 	// ReadVersion returns one version; ErrNotFound when absent.
 	ReadVersion(ctx context.Context, typ, id string, version int64) (Record, error)
-	// Fetch returns the given versions in the order given (missing ones skipped).
+	// Fetch returns the given versions in the order given (missing ones
+	// skipped); a Ref of Version 0 stands for the current version (Deleted
+	// set when it is a deletion).
 	Fetch(ctx context.Context, refs []Ref) ([]Record, error)
 	// History lists versions newest first.
 	History(ctx context.Context, q HistoryQuery) ([]Record, error)

@@ -222,6 +222,16 @@ func TestConformance(t *testing.T) {
 		if err != nil || len(recs) != 2 || recs[1].ID != "b" {
 			t.Errorf("fetch: %v %v", recs, err)
 		}
+		// version 0: the current version, whatever it is
+		curA, err := s.Read(ctx, "Organization", "a")
+		if err != nil || curA.Version < 2 {
+			t.Fatalf("read a: %+v %v", curA.Ref, err)
+		}
+		recs, err = s.Fetch(ctx, []store.Ref{{Type: "Organization", ID: "zz"}, {Type: "Organization", ID: "b"}, {Type: "Organization", ID: "a"}})
+		if err != nil || len(recs) != 2 || recs[0].ID != "b" || !recs[0].Deleted || recs[0].Version != 2 ||
+			recs[1].ID != "a" || recs[1].Version != curA.Version || string(recs[1].Body) != string(curA.Body) {
+			t.Errorf("fetch of current versions: %+v %v", recs, err)
+		}
 		// a failed batch leaves nothing behind
 		_, err = s.Apply(ctx, []store.Change{change(store.Create, "e", org("E", "E1", nil)), change(store.Create, "a", org("dup", "D1", nil))})
 		var ce *store.ChangeError

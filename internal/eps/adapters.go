@@ -73,7 +73,7 @@ func PrescriberFromRole(res fhir.Resource) (*Prescriber, error) {
 		if str(e, "url") != ExtSigningKey {
 			continue
 		}
-		k, err := ParseSigningKey(str(e, "valueString"))
+		k, err := signingKeys.parse(str(e, "valueString"))
 		if err != nil {
 			return nil, fmt.Errorf("PractitionerRole %s: %w", p.RoleProfileID, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -83,5 +84,36 @@ func TestParseSigningKey(t *testing.T) {
 		if _, err := ParseSigningKey(s); err == nil {
 			t.Errorf("%s accepted", name)
 		}
+	}
+}
+
+// The key cache parses each text once, keeps no failure, and stays within
+// its bound.
+func TestSigningKeyCache(t *testing.T) {
+	var c keyCache
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	text := base64.StdEncoding.EncodeToString(der)
+	k1, err := c.parse(text)
+	if err != nil || !ec.PublicKey.Equal(k1) {
+		t.Fatalf("parse: %v", err)
+	}
+	if k2, _ := c.parse(text); k2 != k1 {
+		t.Fatal("the same text was parsed again")
+	}
+	if _, err := c.parse("not a key"); err == nil {
+		t.Fatal("garbage accepted")
+	}
+	if _, ok := c.m["not a key"]; ok {
+		t.Fatal("a failure was kept")
+	}
+	for i := range signingKeysKept + 10 {
+		c.m[fmt.Sprint(i)] = k1 // as if parsed
+		if len(c.m) >= signingKeysKept {
+			c.parse(text + " ") // a new text: the map starts again
+		}
+	}
+	if len(c.m) > signingKeysKept {
+		t.Fatalf("%d keys kept, bound %d", len(c.m), signingKeysKept)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -310,6 +311,42 @@ func (s *Service) verifyOne(ctx context.Context, m map[string]any) map[string]an
 }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// signingKeys keeps the keys parsed from the directory's text: a
+// prescriber's role is read for every prescription they sign, and parsing
+// their key again each time (x509 checks that the point is on the curve)
+// cost ~30 µs.
+var signingKeys keyCache
+
+// signingKeysKept bounds the keys kept (the map starts again when full).
+const signingKeysKept = 4096
+
+type keyCache struct {
+	mu sync.Mutex
+	m  map[string]crypto.PublicKey
+}
+
+// parse is ParseSigningKey, once for each text: keys are read-only once
+// parsed, so one may serve every request. A text that fails is not kept.
+func (c *keyCache) parse(s string) (crypto.PublicKey, error) {
+	c.mu.Lock()
+	k, ok := c.m[s]
+	c.mu.Unlock()
+	if ok {
+		return k, nil
+	}
+	k, err := ParseSigningKey(s)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= signingKeysKept {
+		c.m = make(map[string]crypto.PublicKey)
+	}
+	c.m[s] = k
+	c.mu.Unlock()
+	return k, nil
+}
 
 // ParseSigningKey reads a prescriber's public key as registered in the
 // directory: a JWK (JSON), a PEM block (PUBLIC KEY or CERTIFICATE), or

@@ -515,10 +515,14 @@ func (o *order) canonical(signedAt string) []byte {
 	}
 	sort.Slice(idx, func(a, b int) bool { return o.Items[idx[a]].ID < o.Items[idx[b]].ID })
 	for k, i := range idx {
-		c := fhir.Clone(o.MRs[i]).(map[string]any)
-		delete(c, "id")
-		delete(c, "meta")
-		delete(c, "text")
+		// a shallow copy: only top-level members are left out, and
+		// nothing below is changed
+		c := make(map[string]any, len(o.MRs[i]))
+		for name, v := range o.MRs[i] {
+			if name != "id" && name != "meta" && name != "text" {
+				c[name] = v
+			}
+		}
 		mrs[k] = c
 	}
 	return fhir.Marshal(map[string]any{

@@ -3,6 +3,7 @@ package monitor
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sync"
 	"time"
 	"unicode"
@@ -206,22 +207,39 @@ func norm(s string) string {
 	return string(fold(nil, []byte(s)))
 }
 
+// asciiFold is the fold of each ASCII byte: itself upper-cased if a letter
+// or a digit, 0 (dropped) otherwise.
+var asciiFold = func() (t [utf8.RuneSelf]byte) {
+	for c := range t {
+		switch {
+		case c >= 'a' && c <= 'z':
+			t[c] = byte(c) - ('a' - 'A')
+		case c >= 'A' && c <= 'Z' || c >= '0' && c <= '9':
+			t[c] = byte(c)
+		}
+	}
+	return t
+}()
+
 // fold appends to dst the fold of text, character by character: each
 // upper-cased (as strings.ToUpper), kept if a letter A-Z, a digit or
 // beyond ASCII, dropped otherwise (bytes that are not UTF-8 fold to
 // U+FFFD, as ToUpper makes them).
 func fold(dst, text []byte) []byte {
 	for i := 0; i < len(text); {
-		c := text[i]
-		if c < utf8.RuneSelf {
-			if c >= 'a' && c <= 'z' {
-				c -= 'a' - 'A'
-			}
-			if c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-				dst = append(dst, c)
-			}
-			i++
-			continue
+		// a run of ASCII, written in place: a byte that folds to nothing
+		// is overwritten by the next
+		j := len(dst)
+		dst = slices.Grow(dst, len(text)-i)
+		buf := dst[:j+len(text)-i]
+		for ; i < len(text) && text[i] < utf8.RuneSelf; i++ {
+			f := asciiFold[text[i]]
+			buf[j] = f
+			j += (int(f) + 255) >> 8 // 1 unless f is 0
+		}
+		dst = buf[:j]
+		if i == len(text) {
+			break
 		}
 		r, n := utf8.DecodeRune(text[i:])
 		i += n

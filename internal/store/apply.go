@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +43,13 @@ func (s *sqlStore) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) 
 		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
 	return tx.ExecContext(ctx, s.rb(q), args...)
+}
+
+func (s *sqlStore) txQuery(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+	if st := s.writeView.prepared(q); st != nil {
+		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, s.rb(q), args...)
 }
 
 func (s *sqlStore) txRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
@@ -149,11 +157,6 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 		if _, err := s.exec(ctx, tx, "UPDATE resources SET version = ?, ts = ?, deleted = ?, body = ? WHERE rid = ?", version, ts, isDeleted, body, rid); err != nil {
 			return fmt.Errorf("update resource: %w", err)
 		}
-		for _, t := range indexTables {
-			if _, err := s.exec(ctx, tx, "DELETE FROM "+t+" WHERE rid = ?", rid); err != nil {
-				return fmt.Errorf("clear index: %w", err)
-			}
-		}
 	} else {
 		rid, err = s.insertID(ctx, tx, "INSERT INTO resources (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)", "rid",
 			c.Type, c.ID, version, ts, isDeleted, body)
@@ -173,7 +176,17 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 			return fmt.Errorf("insert version: %w", err)
 		}
 	}
-	if c.Op != Delete {
+	switch {
+	case exists:
+		// a deletion keeps no index rows
+		var entries []search.Entry
+		if c.Op != Delete {
+			entries = c.Index
+		}
+		if err := s.replaceIndex(ctx, tx, rid, c.Type, entries); err != nil {
+			return err
+		}
+	case c.Op != Delete:
 		if err := s.insertIndex(ctx, tx, rid, c.Type, c.Index); err != nil {
 			return err
 		}
@@ -232,8 +245,18 @@ const maxIndexRows = 32
 // its write connection.
 var indexRowsSQL = map[search.Type][]string{}
 
-// indexTables lists the index tables, cleared on every rewrite of a resource.
+// indexTables lists the index tables.
 var indexTables []string
+
+// indexRowDelete[t] deletes a resource's rows of kind t with given
+// values; indexClear[t] deletes all of its rows of kind t.
+var indexRowDelete, indexClear = map[search.Type]string{}, map[search.Type]string{}
+
+// indexRowsOf reads all of a resource's index rows in one statement (its
+// rid given once per kind): each row's kind (its place in indexTypes),
+// pid, then its values in the columns of their type (text, text, integer,
+// integer, real), the others empty.
+var indexRowsOf string
 
 func init() {
 	for _, t := range indexTypes {
@@ -241,8 +264,31 @@ func init() {
 		row := "(" + strings.Repeat("?, ", strings.Count(ins.cols, ",")) + "?)"
 		indexRowsSQL[t] = rowsSQL("INSERT INTO "+table+" ("+ins.cols+") VALUES ", row, "")
 		indexTables = append(indexTables, table)
-		writeStatements = append(writeStatements, "DELETE FROM "+table+" WHERE rid = ?")
+		cols := strings.Split(ins.cols, ", ")
+		indexRowDelete[t] = "DELETE FROM " + table + " WHERE " + strings.Join(cols, " = ? AND ") + " = ?"
+		indexClear[t] = "DELETE FROM " + table + " WHERE rid = ?"
+		writeStatements = append(writeStatements, indexRowDelete[t], indexClear[t])
 	}
+	const noText, noInt, noReal = "''", "CAST(0 AS BIGINT)", "CAST(0 AS DOUBLE PRECISION)"
+	var parts []string
+	for i, t := range indexTypes {
+		text, ints, real := []string{noText, noText}, []string{noInt, noInt}, noReal
+		switch t {
+		case search.String:
+			text = []string{"norm", "exact"}
+		case search.Token:
+			text = []string{"system", "code"}
+		case search.Date:
+			ints = []string{"lo", "hi"}
+		case search.Number:
+			real = "num"
+		case search.Reference:
+			text = []string{"ref_type", "ref_id"}
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %d, pid, %s, %s, %s FROM %s WHERE rid = ?", i, strings.Join(text, ", "), strings.Join(ints, ", "), real, tableFor[t]))
+	}
+	indexRowsOf = strings.Join(parts, " UNION ALL ")
+	writeStatements = append(writeStatements, indexRowsOf)
 }
 
 // rowsSQL returns the statements that insert 1 to maxIndexRows rows, by
@@ -292,6 +338,149 @@ func (s *sqlStore) insertIndex(ctx context.Context, tx *sql.Tx, rid int64, typ s
 		}
 	}
 	return nil
+}
+
+// replaceIndex makes a resource's index rows those of entries, and writes
+// only the rows that differ from those stored. An update changes few of
+// its resource's rows (a status, a date): deleting and inserting all of
+// them again wrote the b-tree pages of every one, most of them at random
+// places (a patient's NHS number, an id), at every commit. The stored
+// rows are read, not assumed, so the outcome is the same as rewriting
+// them all: rows that an older index rule left are replaced too.
+func (s *sqlStore) replaceIndex(ctx context.Context, tx *sql.Tx, rid int64, typ string, entries []search.Entry) error {
+	for _, e := range entries {
+		if _, ok := indexInsert[e.Type]; !ok {
+			return fmt.Errorf("unknown index type %q", e.Type)
+		}
+	}
+	// the rows stored, by kind and by their values after rid
+	have := make([]map[string]int, len(indexTypes))
+	haveRow := make([]map[string][]any, len(indexTypes))
+	ridArgs := make([]any, len(indexTypes))
+	for i := range ridArgs {
+		ridArgs[i] = rid
+	}
+	rows, err := s.txQuery(ctx, tx, indexRowsOf, ridArgs...)
+	if err != nil {
+		return fmt.Errorf("read index rows: %w", err)
+	}
+	var key []byte
+	for rows.Next() {
+		var kind int
+		var pid, i1, i2 int64
+		var t1, t2 string
+		var f float64
+		if err := rows.Scan(&kind, &pid, &t1, &t2, &i1, &i2, &f); err != nil {
+			rows.Close()
+			return fmt.Errorf("read index rows: %w", err)
+		}
+		if kind < 0 || kind >= len(indexTypes) {
+			rows.Close()
+			return fmt.Errorf("read index rows: kind %d", kind)
+		}
+		var vals []any
+		switch indexTypes[kind] {
+		case search.Date:
+			vals = []any{pid, i1, i2}
+		case search.Number:
+			vals = []any{pid, f}
+		default:
+			vals = []any{pid, t1, t2}
+		}
+		if have[kind] == nil {
+			have[kind], haveRow[kind] = map[string]int{}, map[string][]any{}
+		}
+		key = rowKey(key[:0], vals)
+		k := string(key)
+		have[kind][k]++
+		haveRow[kind][k] = vals
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read index rows: %w", err)
+	}
+	var args []any
+	for kind, t := range indexTypes {
+		ins := indexInsert[t]
+		// the rows wanted, by their values after rid
+		var want map[string]int
+		var wanted []string
+		var wantedRow map[string][]any
+		for _, e := range entries {
+			if e.Type != t {
+				continue
+			}
+			vals := ins.values(rid, typ, e)
+			key = rowKey(key[:0], vals[1:])
+			k := string(key)
+			if want == nil {
+				want, wantedRow = map[string]int{}, map[string][]any{}
+			}
+			if want[k] == 0 {
+				wanted = append(wanted, k)
+				wantedRow[k] = vals
+			}
+			want[k]++
+		}
+		// delete what differs (all of a value's copies), then insert
+		kept := 0
+		for k, n := range have[kind] {
+			if want[k] == n {
+				kept++
+			}
+		}
+		switch {
+		case kept == 0 && len(have[kind]) > 0:
+			if _, err := s.exec(ctx, tx, indexClear[t], rid); err != nil {
+				return fmt.Errorf("clear index rows of %s: %w", tableFor[t], err)
+			}
+		default:
+			for k, n := range have[kind] {
+				if want[k] != n {
+					if _, err := s.exec(ctx, tx, indexRowDelete[t], append([]any{rid}, haveRow[kind][k]...)...); err != nil {
+						return fmt.Errorf("delete index rows of %s: %w", tableFor[t], err)
+					}
+				}
+			}
+		}
+		args = args[:0]
+		for _, k := range wanted {
+			if have[kind][k] == want[k] {
+				continue
+			}
+			for range want[k] {
+				args = append(args, wantedRow[k]...)
+			}
+		}
+		if err := s.execRows(ctx, tx, indexRowsSQL[t], strings.Count(ins.cols, ",")+1, args); err != nil {
+			return fmt.Errorf("insert index rows into %s: %w", tableFor[t], err)
+		}
+	}
+	return nil
+}
+
+// rowKey appends to dst a key of an index row's values (int64, float64
+// or string): equal rows, equal keys.
+func rowKey(dst []byte, vals []any) []byte {
+	for _, v := range vals {
+		switch v := v.(type) {
+		case int64:
+			dst = append(dst, 'i')
+			dst = strconv.AppendInt(dst, v, 10)
+		case float64:
+			dst = append(dst, 'f')
+			dst = strconv.AppendFloat(dst, v, 'g', -1, 64)
+		case string:
+			dst = append(dst, 's')
+			dst = strconv.AppendInt(dst, int64(len(v)), 10)
+			dst = append(dst, ':')
+			dst = append(dst, v...)
+		default:
+			panic(fmt.Sprintf("index row value of type %T", v))
+		}
+		dst = append(dst, 0)
+	}
+	return dst
 }
 
 func (s *sqlStore) Reindex(ctx context.Context, typ string, extract func(body []byte) ([]search.Entry, error)) (int, error) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -638,6 +639,125 @@ func TestUnversionedRecords(t *testing.T) {
 		conditional.Unversioned, conditional.IfNoneExist = true, query(t, "name=Leeds")
 		if _, err := s.Apply(ctx, []store.Change{conditional}); err == nil {
 			t.Fatal("an unversioned conditional create was answered")
+		}
+	})
+}
+
+// An update writes only the index rows that change: rows it keeps are
+// not deleted and inserted again (their physical ids stay), rows an older
+// index rule left behind go, duplicates are kept as many times as wanted,
+// and a deletion leaves none.
+func TestUpdateWritesOnlyChangedIndexRows(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		s, dsn, dir := b.Open(t)
+		ctx := context.Background()
+		tok := func(p, code string) search.Entry {
+			return search.Entry{Param: p, Type: search.Token, System: "https://example.org/s", Code: code}
+		}
+		entries := func(es ...search.Entry) []search.Entry { return es }
+		version := int64(0)
+		put := func(op store.Op, es []search.Entry) {
+			t.Helper()
+			c := store.Change{Op: op, Type: "Basic", ID: "x", IfMatch: version, Index: es,
+				Render: func(v int64, _ time.Time) ([]byte, error) { return []byte(`{"resourceType":"Basic","id":"x"}`), nil }}
+			out, err := s.Apply(ctx, []store.Change{c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			version = out[0].Record.Version
+		}
+		put(store.Create, entries(tok("status", "active"), tok("patient", "9000000009"),
+			search.Entry{Param: "authored", Type: search.Date, Lo: 1000, Hi: 1999},
+			search.Entry{Param: "name", Type: search.String, Norm: "SMITH", Exact: "Smith"},
+			search.Entry{Param: "quantity", Type: search.Number, Num: 2.5},
+			search.Entry{Param: "subject", Type: search.Reference, RefType: "Patient", RefID: "9000000009"}))
+
+		// another resource's rows after x's: a row of x written again
+		// gets a new physical id (SQLite would reuse the largest rowid)
+		other := store.Change{Op: store.Create, Type: "Basic", ID: "y", Index: entries(tok("status", "active"), tok("patient", "9000000017")),
+			Render: func(int64, time.Time) ([]byte, error) { return []byte(`{"resourceType":"Basic","id":"y"}`), nil }}
+		if _, err := s.Apply(ctx, []store.Change{other}); err != nil {
+			t.Fatal(err)
+		}
+
+		driver, source, ident := "pgx", dsn, "ctid::text"
+		if b.Name == "sqlite" {
+			driver, source, ident = "sqlite3", dir+"/spine.db?_busy_timeout=10000", "CAST(rowid AS TEXT)"
+		}
+		db, err := sql.Open(driver, source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var rid int64
+		if err := db.QueryRow("SELECT rid FROM resources WHERE type = 'Basic' AND id = 'x'").Scan(&rid); err != nil {
+			t.Fatal(err)
+		}
+		rowID := func(table, where string) string {
+			t.Helper()
+			var id string
+			if err := db.QueryRow(fmt.Sprintf("SELECT %s FROM %s WHERE rid = %d AND %s", ident, table, rid, where)).Scan(&id); err != nil {
+				t.Fatalf("%s %s: %v", table, where, err)
+			}
+			return id
+		}
+		patientRow, nameRow := rowID("sp_token", "code = '9000000009'"), rowID("sp_string", "norm = 'SMITH'")
+		// a row an older index rule made, which the current one does not
+		if _, err := db.Exec(fmt.Sprintf("INSERT INTO sp_token (rid, pid, system, code) VALUES (%d, 12345, 's', 'stale')", rid)); err != nil {
+			t.Fatal(err)
+		}
+		put(store.Update, entries(tok("status", "completed"), tok("patient", "9000000009"), tok("dispenser", "FA565"), tok("dispenser", "FA565"),
+			search.Entry{Param: "authored", Type: search.Date, Lo: 1000, Hi: 1999},
+			search.Entry{Param: "expires", Type: search.Date, Lo: 5000, Hi: 5999},
+			search.Entry{Param: "name", Type: search.String, Norm: "SMITH", Exact: "Smith"},
+			search.Entry{Param: "subject", Type: search.Reference, RefType: "Patient", RefID: "9000000009"}))
+
+		dump := func() []string {
+			t.Helper()
+			var out []string
+			for table, cols := range map[string]string{"sp_token": "pid, code", "sp_date": "pid, lo", "sp_string": "pid, norm", "sp_number": "pid, num", "sp_ref": "pid, ref_id"} {
+				rows, err := db.Query(fmt.Sprintf("SELECT %s FROM %s WHERE rid = %d", cols, table, rid))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for rows.Next() {
+					var pid int64
+					var v any
+					if err := rows.Scan(&pid, &v); err != nil {
+						t.Fatal(err)
+					}
+					if bs, ok := v.([]byte); ok {
+						v = string(bs)
+					}
+					out = append(out, fmt.Sprintf("%s %d %v", table, pid, v))
+				}
+				rows.Close()
+			}
+			slices.Sort(out)
+			return out
+		}
+		key := func(p string) int64 { return store.ParamKey("Basic", p) }
+		want := []string{
+			fmt.Sprintf("sp_date %d 1000", key("authored")), fmt.Sprintf("sp_date %d 5000", key("expires")),
+			fmt.Sprintf("sp_ref %d 9000000009", key("subject")), fmt.Sprintf("sp_string %d SMITH", key("name")),
+			fmt.Sprintf("sp_token %d FA565", key("dispenser")), fmt.Sprintf("sp_token %d FA565", key("dispenser")),
+			fmt.Sprintf("sp_token %d 9000000009", key("patient")), fmt.Sprintf("sp_token %d completed", key("status")),
+		}
+		slices.Sort(want)
+		if got := dump(); !slices.Equal(got, want) {
+			t.Fatalf("index rows after the update\n got %q\nwant %q", got, want)
+		}
+		if rowID("sp_token", "code = '9000000009'") != patientRow || rowID("sp_string", "norm = 'SMITH'") != nameRow {
+			t.Fatal("rows the update kept were written again")
+		}
+		// one of two copies goes: the value's rows are written again, once
+		put(store.Update, entries(tok("status", "completed"), tok("patient", "9000000009"), tok("dispenser", "FA565")))
+		if n := len(dump()); n != 3 {
+			t.Fatalf("%d rows after dropping a copy and four rows, want 3: %q", n, dump())
+		}
+		put(store.Delete, nil)
+		if got := dump(); len(got) != 0 {
+			t.Fatalf("index rows after the deletion: %q", got)
 		}
 	})
 }

@@ -10,8 +10,11 @@
 //	(prescription-order) -> Task/$release by short-form id ->
 //	$process-message (dispense-notification, complete) -> POST /Claim
 //
-// and reports complete cycles per second and the latency of each step. See
-// docs/performance.md.
+// and reports complete cycles per second and the latency of each step.
+// Each worker sends its cycles on its own keep-alive connection
+// (loadgen.RawConn), with bodies encoded once per run and filled per cycle
+// (bodies, template.fill), so that the generator leaves the shared cores
+// to the server. See docs/performance.md.
 //
 //	epsbench --spine /tmp/spine [--patients 5000] [--workers 64] [--duration 10s]
 package main

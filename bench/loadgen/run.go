@@ -13,15 +13,12 @@ import (
 	"time"
 )
 
-// NewClient returns the HTTP client every scenario uses: one shared
-// keep-alive transport with enough idle connections per host for every
-// worker, no compression, HTTP/1.1 (as most FHIR clients).
-func NewClient(workers int) *http.Client {
-	return NewClientWithToken(workers, "")
-}
-
-// NewClientWithToken is NewClient sending Authorization: Bearer token on
-// every request (when token is not empty).
+// NewClientWithToken returns a net/http client for the harnesses' setup
+// and probes (loads, token checks, /metrics; the measured scenarios send
+// on RawConn): one shared keep-alive transport with enough idle
+// connections per host for every worker, no compression, HTTP/1.1,
+// sending Authorization: Bearer token on every request (when token is not
+// empty).
 func NewClientWithToken(workers int, token string) *http.Client {
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,

@@ -13,6 +13,7 @@ import (
 	"github.com/openspine/openspine/internal/fhir"
 	"github.com/openspine/openspine/internal/nhsnumber"
 	"github.com/openspine/openspine/internal/search"
+	"github.com/openspine/openspine/internal/trace"
 )
 
 // Message events (MessageHeader.eventCoding.code).
@@ -244,7 +245,7 @@ func parseOrder(b *bundle, cancel bool) (*order, error) {
 		if item.ID == "" {
 			return nil, fhir.Missing("the line item id (identifier with system %s) is missing", SystemItem).At(at(i, "identifier"))
 		}
-		if !ValidUUID(item.ID) {
+		if !trace.ValidUUID(item.ID) {
 			return nil, fhir.Invalid("the line item id %q is not a UUID", item.ID).At(at(i, "identifier"))
 		}
 		item.ID = strings.ToLower(item.ID)
@@ -269,7 +270,7 @@ func parseOrder(b *bundle, cancel bool) (*order, error) {
 		case "check":
 			return nil, epsError(CodeInvalidCheckDigit, "the check character of prescription id %s is wrong", short).At(at(i, "groupIdentifier.value"))
 		}
-		if long != "" && !ValidUUID(long) {
+		if long != "" && !trace.ValidUUID(long) {
 			return nil, fhir.Invalid("the long-form prescription id %q is not a UUID", long).At(at(i, "groupIdentifier.extension"))
 		}
 		long = strings.ToLower(long)

@@ -87,10 +87,5 @@ func NewShortFormID(ods string) string {
 	return body + string(c)
 }
 
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// ValidUUID reports whether s is a UUID in its hyphenated text form.
-func ValidUUID(s string) bool { return uuidPattern.MatchString(s) }
-
 // NewLongFormID generates a long-form prescription id (a random UUID).
 func NewLongFormID() string { return trace.NewTimeUUID() }

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/openspine/openspine/internal/trace"
 )
 
 func TestShortFormCheckCharacter(t *testing.T) {
@@ -58,7 +60,7 @@ func TestShortFormCheckCharacter(t *testing.T) {
 	if PaddedODS("y12345") != "Y12345" || PaddedODS("X26") != "000X26" {
 		t.Fatal("padding")
 	}
-	if !ValidUUID(NewLongFormID()) || ValidUUID("7fc6e3af-fb13-42e9-b6a0-d97bc3e6b76") || !ValidUUID(strings.ToUpper(NewLongFormID())) {
+	if !trace.ValidUUID(NewLongFormID()) || trace.ValidUUID("7fc6e3af-fb13-42e9-b6a0-d97bc3e6b76") || !trace.ValidUUID(strings.ToUpper(NewLongFormID())) {
 		t.Fatal("uuid")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/openspine/openspine/internal/fhir"
 	"github.com/openspine/openspine/internal/nhsnumber"
 	"github.com/openspine/openspine/internal/search"
+	"github.com/openspine/openspine/internal/trace"
 )
 
 // ExtStatusEvent is OpenSpine's extension carrying a prescription's history on a tracking Task.
@@ -51,7 +52,7 @@ func mayTrack(ctx context.Context, p *prescription) bool {
 // invalid is the answer to an id of neither form.
 func (s *Service) loadAnyID(ctx context.Context, id string, invalid error) (*prescription, error) {
 	switch {
-	case ValidUUID(id):
+	case trace.ValidUUID(id):
 		return s.load(ctx, strings.ToLower(id))
 	case ShortFormProblem(id) == "check":
 		return nil, epsError(CodeInvalidCheckDigit, "the check character of prescription id %s is wrong", id)

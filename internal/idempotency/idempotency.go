@@ -24,6 +24,7 @@ import (
 
 	"github.com/openspine/openspine/internal/fhir"
 	"github.com/openspine/openspine/internal/store"
+	"github.com/openspine/openspine/internal/trace"
 )
 
 // Answer is a recorded answer: its status and either its body as sent, or
@@ -90,31 +91,10 @@ func CheckRequestID(r *http.Request) error {
 	if id == "" {
 		return fhir.NewError(http.StatusBadRequest, fhir.CodeMissingValue, "Invalid request with error - X-Request-ID header must be supplied to access this resource")
 	}
-	if !validUUID(id) {
+	if !trace.ValidUUID(id) {
 		return fhir.NewError(http.StatusBadRequest, fhir.CodeInvalidValue, "Invalid value - '%s' in header 'X-Request-ID'", id)
 	}
 	return nil
-}
-
-// validUUID reports whether s is a UUID in its text form
-// (8-4-4-4-12 hexadecimal digits, either case).
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return false
-			}
-		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // RequestKey is the key of a request's X-Request-ID: the same id on

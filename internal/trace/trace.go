@@ -38,6 +38,27 @@ func NewUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
+// ValidUUID reports whether s is a UUID in its text form (8-4-4-4-12
+// hexadecimal digits, either case).
+func ValidUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // NewTimeUUID returns a time-ordered (version 7, RFC 9562) UUID: 48 bits
 // of Unix milliseconds, then random bits. Server-assigned resource ids use
 // it, so that new rows land at the end of the (type, id) index instead of

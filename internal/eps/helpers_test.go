@@ -150,7 +150,7 @@ func (c *clock) Add(d time.Duration) {
 
 // world is a running EPS over one store.
 type world struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	svc   *eps.Service
 	st    store.Store
@@ -161,12 +161,12 @@ type world struct {
 	principals map[string]any
 }
 
-func setup(t *testing.T, b storetest.Backend) *world {
+func setup(t testing.TB, b storetest.Backend) *world {
 	st, _, _ := b.Open(t)
 	return setupStore(t, st, nil)
 }
 
-func setupStore(t *testing.T, st store.Store, wrap func(http.Handler) http.Handler) *world {
+func setupStore(t testing.TB, st store.Store, wrap func(http.Handler) http.Handler) *world {
 	pds := &fakePDS{patients: map[string]*eps.Patient{
 		patNominated:   {NHSNumber: patNominated, NominatedPharmacy: "FA565"},
 		patNoNominee:   {NHSNumber: patNoNominee},
@@ -233,7 +233,7 @@ func get(v any, path ...any) any {
 	return v
 }
 
-func expect(t *testing.T, r resp, status int, want string) {
+func expect(t testing.TB, r resp, status int, want string) {
 	t.Helper()
 	if r.status != status || (want != "" && code(r) != want) {
 		t.Fatalf("got %d %s, want %d %s: %.1500s", r.status, code(r), status, want, r.raw)

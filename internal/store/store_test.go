@@ -458,15 +458,7 @@ func TestSchema1IndexRowsAreMigrated(t *testing.T) {
 		}
 		s.Close()
 
-		driver, source := "pgx", dsn
-		if b.Name == "sqlite" {
-			driver, source = "sqlite3", dir+"/spine.db"
-		}
-		db, err := sql.Open(driver, source)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
+		db := openDirect(t, b, dsn, dir)
 		v1 := map[string]string{"sp_string": "norm, exact", "sp_token": "system, code", "sp_date": "lo, hi", "sp_number": "num", "sp_ref": "ref_type, ref_id"}
 		types := map[string]string{"norm": "TEXT", "exact": "TEXT", "system": "TEXT", "code": "TEXT", "lo": "BIGINT", "hi": "BIGINT", "num": "DOUBLE PRECISION", "ref_type": "TEXT", "ref_id": "TEXT"}
 		for table, cols := range v1 {
@@ -561,15 +553,11 @@ func TestBulkLoadRebuildsTheIndexes(t *testing.T) {
 			t.Fatalf("reindex: %d %v", n, err)
 		}
 		check("after a reindex")
-		driver, source, list := "pgx", dsn, "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+		list := "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
 		if b.Name == "sqlite" {
-			driver, source, list = "sqlite3", dir+"/spine.db", "SELECT name FROM sqlite_master WHERE type = 'index'"
+			list = "SELECT name FROM sqlite_master WHERE type = 'index'"
 		}
-		db, err := sql.Open(driver, source)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
+		db := openDirect(t, b, dsn, dir)
 		rows, err := db.Query(list)
 		if err != nil {
 			t.Fatal(err)
@@ -680,15 +668,11 @@ func TestUpdateWritesOnlyChangedIndexRows(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		driver, source, ident := "pgx", dsn, "ctid::text"
+		ident := "ctid::text" // a row's physical id
 		if b.Name == "sqlite" {
-			driver, source, ident = "sqlite3", dir+"/spine.db?_busy_timeout=10000", "CAST(rowid AS TEXT)"
+			ident = "CAST(rowid AS TEXT)"
 		}
-		db, err := sql.Open(driver, source)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
+		db := openDirect(t, b, dsn, dir)
 		var rid int64
 		if err := db.QueryRow("SELECT rid FROM resources WHERE type = 'Basic' AND id = 'x'").Scan(&rid); err != nil {
 			t.Fatal(err)
@@ -760,4 +744,21 @@ func TestUpdateWritesOnlyChangedIndexRows(t *testing.T) {
 			t.Fatalf("index rows after the deletion: %q", got)
 		}
 	})
+}
+
+// openDirect opens the database behind a store of backend b (dsn and dir
+// as b.Open gave them) directly, as an operator or an attacker would, for
+// tests that look at or change the tables; closed at the test's end.
+func openDirect(t *testing.T, b storetest.Backend, dsn, dir string) *sql.DB {
+	t.Helper()
+	driver, source := "pgx", dsn
+	if b.Name == "sqlite" {
+		driver, source = "sqlite3", dir+"/spine.db?_busy_timeout=10000"
+	}
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -215,22 +215,38 @@ func (s *sqlStore) insertID(ctx context.Context, tx *sql.Tx, q, col string, args
 var indexInsert = map[search.Type]struct {
 	cols   string
 	values func(rid int64, typ string, e search.Entry) []any
+	// read selects, in indexRowsOf, a stored row's values as two texts,
+	// two integers and a real (in that order); stored gives them back as
+	// values makes them, after rid
+	read   string
+	stored func(r storedRow) []any
 }{
 	search.String: {"rid, pid, norm, exact", func(rid int64, typ string, e search.Entry) []any {
 		return []any{rid, ParamKey(typ, e.Param), e.Norm, e.Exact}
-	}},
+	}, "norm, exact, " + noInts + ", " + noReal, func(r storedRow) []any { return []any{r.pid, r.t1, r.t2} }},
 	search.Token: {"rid, pid, system, code", func(rid int64, typ string, e search.Entry) []any {
 		return []any{rid, ParamKey(typ, e.Param), e.System, e.Code}
-	}},
+	}, "system, code, " + noInts + ", " + noReal, func(r storedRow) []any { return []any{r.pid, r.t1, r.t2} }},
 	search.Date: {"rid, pid, lo, hi", func(rid int64, typ string, e search.Entry) []any {
 		return []any{rid, ParamKey(typ, e.Param), e.Lo, e.Hi}
-	}},
+	}, noTexts + ", lo, hi, " + noReal, func(r storedRow) []any { return []any{r.pid, r.i1, r.i2} }},
 	search.Number: {"rid, pid, num", func(rid int64, typ string, e search.Entry) []any {
 		return []any{rid, ParamKey(typ, e.Param), e.Num}
-	}},
+	}, noTexts + ", " + noInts + ", num", func(r storedRow) []any { return []any{r.pid, r.f} }},
 	search.Reference: {"rid, pid, ref_type, ref_id", func(rid int64, typ string, e search.Entry) []any {
 		return []any{rid, ParamKey(typ, e.Param), e.RefType, e.RefID}
-	}},
+	}, "ref_type, ref_id, " + noInts + ", " + noReal, func(r storedRow) []any { return []any{r.pid, r.t1, r.t2} }},
+}
+
+// The empty columns of indexRowsOf, typed alike in SQLite and PostgreSQL.
+const noTexts, noInts, noReal = "'', ''", "CAST(0 AS BIGINT), CAST(0 AS BIGINT)", "CAST(0 AS DOUBLE PRECISION)"
+
+// storedRow is an index row as indexRowsOf reads it: its pid, then its
+// values in the columns of their type.
+type storedRow struct {
+	pid, i1, i2 int64
+	t1, t2      string
+	f           float64
 }
 
 // indexTypes orders the kinds of index rows (statements run in a fixed order).
@@ -244,9 +260,6 @@ const maxIndexRows = 32
 // SQLite prepares all of them, and the deletions of a resource's rows, on
 // its write connection.
 var indexRowsSQL = map[search.Type][]string{}
-
-// indexTables lists the index tables.
-var indexTables []string
 
 // indexRowDelete[t] deletes a resource's rows of kind t with given
 // values; indexClear[t] deletes all of its rows of kind t.
@@ -263,29 +276,14 @@ func init() {
 		ins, table := indexInsert[t], tableFor[t]
 		row := "(" + strings.Repeat("?, ", strings.Count(ins.cols, ",")) + "?)"
 		indexRowsSQL[t] = rowsSQL("INSERT INTO "+table+" ("+ins.cols+") VALUES ", row, "")
-		indexTables = append(indexTables, table)
 		cols := strings.Split(ins.cols, ", ")
 		indexRowDelete[t] = "DELETE FROM " + table + " WHERE " + strings.Join(cols, " = ? AND ") + " = ?"
 		indexClear[t] = "DELETE FROM " + table + " WHERE rid = ?"
 		writeStatements = append(writeStatements, indexRowDelete[t], indexClear[t])
 	}
-	const noText, noInt, noReal = "''", "CAST(0 AS BIGINT)", "CAST(0 AS DOUBLE PRECISION)"
 	var parts []string
 	for i, t := range indexTypes {
-		text, ints, real := []string{noText, noText}, []string{noInt, noInt}, noReal
-		switch t {
-		case search.String:
-			text = []string{"norm", "exact"}
-		case search.Token:
-			text = []string{"system", "code"}
-		case search.Date:
-			ints = []string{"lo", "hi"}
-		case search.Number:
-			real = "num"
-		case search.Reference:
-			text = []string{"ref_type", "ref_id"}
-		}
-		parts = append(parts, fmt.Sprintf("SELECT %d, pid, %s, %s, %s FROM %s WHERE rid = ?", i, strings.Join(text, ", "), strings.Join(ints, ", "), real, tableFor[t]))
+		parts = append(parts, fmt.Sprintf("SELECT %d, pid, %s FROM %s WHERE rid = ?", i, indexInsert[t].read, tableFor[t]))
 	}
 	indexRowsOf = strings.Join(parts, " UNION ALL ")
 	writeStatements = append(writeStatements, indexRowsOf)
@@ -367,10 +365,8 @@ func (s *sqlStore) replaceIndex(ctx context.Context, tx *sql.Tx, rid int64, typ 
 	var key []byte
 	for rows.Next() {
 		var kind int
-		var pid, i1, i2 int64
-		var t1, t2 string
-		var f float64
-		if err := rows.Scan(&kind, &pid, &t1, &t2, &i1, &i2, &f); err != nil {
+		var r storedRow
+		if err := rows.Scan(&kind, &r.pid, &r.t1, &r.t2, &r.i1, &r.i2, &r.f); err != nil {
 			rows.Close()
 			return fmt.Errorf("read index rows: %w", err)
 		}
@@ -378,15 +374,7 @@ func (s *sqlStore) replaceIndex(ctx context.Context, tx *sql.Tx, rid int64, typ 
 			rows.Close()
 			return fmt.Errorf("read index rows: kind %d", kind)
 		}
-		var vals []any
-		switch indexTypes[kind] {
-		case search.Date:
-			vals = []any{pid, i1, i2}
-		case search.Number:
-			vals = []any{pid, f}
-		default:
-			vals = []any{pid, t1, t2}
-		}
+		vals := indexInsert[indexTypes[kind]].stored(r)
 		if have[kind] == nil {
 			have[kind], haveRow[kind] = map[string]int{}, map[string][]any{}
 		}
@@ -522,12 +510,7 @@ func (s *sqlStore) Reindex(ctx context.Context, typ string, extract func(body []
 		}
 		err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			for _, it := range batch {
-				for _, t := range indexTables {
-					if _, err := s.exec(ctx, tx, "DELETE FROM "+t+" WHERE rid = ?", it.rid); err != nil {
-						return err
-					}
-				}
-				if err := s.insertIndex(ctx, tx, it.rid, typ, it.entries); err != nil {
+				if err := s.replaceIndex(ctx, tx, it.rid, typ, it.entries); err != nil {
 					return err
 				}
 			}

@@ -114,7 +114,7 @@ func TestSQLiteQueuedWritesRunInOrder(t *testing.T) {
 // connection (an unprepared one would be parsed at every row).
 func TestSQLiteWriterStatementsArePrepared(t *testing.T) {
 	s := openTestSQLite(t)
-	if len(indexRowsSQL) != len(indexInsert) || len(indexTypes) != len(indexInsert) || len(indexTables) != len(tableFor) || len(indexRowsSQL) == 0 {
+	if len(indexRowsSQL) != len(indexInsert) || len(indexTypes) != len(indexInsert) || len(indexTypes) != len(tableFor) || len(indexRowsSQL) == 0 {
 		t.Fatalf("%d index row statements for %d index types", len(indexRowsSQL), len(indexInsert))
 	}
 	for _, q := range writeStatements {

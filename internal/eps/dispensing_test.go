@@ -48,8 +48,7 @@ func TestCancel(t *testing.T) {
 		// With a dispenser: marked (R-0002); another prescriber: R-0007; the
 		// return makes the cancellation take effect.
 		r = w.newRx(patNominated, 1)
-		w.prescribe(r)
-		expect(t, w.release("FA565", r.short), 200, "")
+		w.withDispenser(r, "FA565")
 		outcomes(w.cancel(r), 200, eps.CancelMarked)
 		nurse := *r
 		nurse.role = roleNowak
@@ -63,16 +62,14 @@ func TestCancel(t *testing.T) {
 
 		// With dispenser - active: R-0003; then dispensed: the mark goes.
 		r = w.newRx(patNominated, 2)
-		w.prescribe(r)
-		expect(t, w.release("FA565", r.short), 200, "")
+		w.withDispenser(r, "FA565")
 		ids := r.itemIDs()
 		expect(t, w.dispense(r, "FA565", eps.StatusWithDispenserActive, map[string]string{ids[0]: eps.ItemPartial, ids[1]: eps.ItemNotDispensed}), 200, "")
 		outcomes(w.cancel(r), 400, eps.CancelMarkedActive, eps.CancelNotDispensed)
 
 		// Not dispensed: R-0010. Expired: R-0005. Unknown: R-0008.
 		r = w.newRx(patNominated, 1)
-		w.prescribe(r)
-		expect(t, w.release("FA565", r.short), 200, "")
+		w.withDispenser(r, "FA565")
 		expect(t, w.dispense(r, "FA565", eps.StatusNotDispensed, all(r, eps.ItemNotDispensed)), 200, "")
 		outcomes(w.cancel(r), 400, eps.CancelNotDispensed)
 		r = w.newRx(patNominated, 1)
@@ -305,8 +302,7 @@ func TestRepeatDispensing(t *testing.T) {
 		// A repeat whose next issue was released before the withdrawal of the previous notification.
 		r = w.newRx(patNoNominee, 1)
 		r.course, r.repeats = "continuous-repeat-dispensing", 1
-		w.prescribe(r)
-		expect(t, w.release("FA565", r.short), 200, "")
+		w.withDispenser(r, "FA565")
 		expect(t, w.dispense(r, "FA565", eps.StatusDispensed, all(r, eps.ItemDispensed)), 200, "")
 		expect(t, w.release("FQ442", r.short), 200, "") // no supply duration: due at once
 		expect(t, w.withdraw(r, "FA565", ""), 400, eps.CodeInvalidStateTransition)
@@ -402,8 +398,7 @@ func TestRetriesAnsweredAfterTheStateMovedOn(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		w := setup(t, b)
 		r := w.newRx(patNominated, 1)
-		w.prescribe(r)
-		expect(t, w.release("FA565", r.short), 200, "")
+		w.withDispenser(r, "FA565")
 		rid := trace.NewUUID()
 		dn := w.dispenseBody(r, "FA565", eps.StatusDispensed, all(r, eps.ItemDispensed))
 		first := w.do("POST", "/$process-message", dn, "X-Request-ID", rid)

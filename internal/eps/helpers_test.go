@@ -470,6 +470,14 @@ func (w *world) prescribe(r *rx) {
 	expect(w.t, w.do("POST", "/$process-message", w.signed(r)), 200, "")
 }
 
+// withDispenser prescribes r and releases it to pharmacy ods by its
+// short-form id, expecting both accepted.
+func (w *world) withDispenser(r *rx, ods string) {
+	w.t.Helper()
+	w.prescribe(r)
+	expect(w.t, w.release(ods, r.short), 200, "")
+}
+
 func pharmacyOrg(ods string) map[string]any {
 	return map[string]any{"resourceType": "Organization", "identifier": []any{map[string]any{"system": eps.SystemODS, "value": ods}},
 		"name": "Pharmacy " + ods, "telecom": []any{map[string]any{"system": "phone", "value": "0113 496 0000", "use": "work"}}}

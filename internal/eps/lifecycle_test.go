@@ -112,8 +112,7 @@ func TestNotDispensed(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		w := setup(t, b)
 		r := w.newRx(patNoNominee, 2)
-		w.prescribe(r)
-		expect(t, w.release("FQ442", r.short), 200, "")
+		w.withDispenser(r, "FQ442")
 		expect(t, w.dispense(r, "FQ442", eps.StatusDispensed, all(r, eps.ItemNotDispensed)), 400, eps.CodeInvalidStateTransition)
 		expect(t, w.dispense(r, "FQ442", eps.StatusNotDispensed, all(r, eps.ItemNotDispensed)), 200, "")
 		w.expectStatus(r, eps.StatusNotDispensed, eps.ItemNotDispensed, eps.ItemNotDispensed)

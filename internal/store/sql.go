@@ -297,10 +297,13 @@ func (s *sqlStore) Fetch(ctx context.Context, refs []Ref) ([]Record, error) {
 	// key (an IN list the index walks; the pages reads keep warm); the
 	// version table only for versions that are no longer current.
 	byRef := make(map[Ref]Record, len(refs))
-	current := make(map[Ref]Record, len(refs)) // by type and id (Version 0)
+	var current map[Ref]Record // by type and id, when a ref asks for Version 0
 	byType := map[string][]any{}
 	for _, r := range refs {
 		byType[r.Type] = append(byType[r.Type], r.ID)
+		if r.Version == 0 && current == nil {
+			current = make(map[Ref]Record, len(refs))
+		}
 	}
 	for typ, ids := range byType {
 		for start := 0; start < len(ids); start += 500 {
@@ -315,7 +318,9 @@ func (s *sqlStore) Fetch(ctx context.Context, refs []Ref) ([]Record, error) {
 			}
 			for _, rec := range recs {
 				byRef[rec.Ref] = rec
-				current[Ref{Type: rec.Type, ID: rec.ID}] = rec
+				if current != nil {
+					current[Ref{Type: rec.Type, ID: rec.ID}] = rec
+				}
 			}
 		}
 	}

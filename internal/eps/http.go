@@ -27,6 +27,9 @@ type request struct {
 	doc  map[string]any
 	hash string
 	keys []string // answer keys to record
+	// applied: commit applied this request's own changes (not a
+	// duplicate's answer given again)
+	applied bool
 }
 
 func (rq *request) ctx() context.Context { return rq.r.Context() }
@@ -186,6 +189,7 @@ func (s *Service) commit(rq *request, changes []store.Change, status int, body a
 		}
 		return s.eng.StoreError(err)
 	}
+	rq.applied = true
 	fhir.Write(rq.w, status, raw)
 	return nil
 }

@@ -118,6 +118,10 @@ func (s *Service) processOrder(rq *request, b *bundle) error {
 		return err
 	}
 	err = s.commit(rq, []store.Change{p.change(), shortFormChange(p.ShortForm, p.ID), orderChange(p.ID, rq.body)}, http.StatusOK, informational("Message Sent"))
+	if rq.applied {
+		// the pairing is stored: the release that follows need not read it
+		s.shorts.put(p.ShortForm, p.ID)
+	}
 	switch {
 	case errors.Is(err, errExists):
 		return epsError(CodeDuplicatePrescriptionID, "prescription %s (%s) already exists", o.ShortForm, o.LongForm)

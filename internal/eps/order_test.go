@@ -1,13 +1,18 @@
 package eps_test
 
 import (
+	"context"
 	"encoding/base64"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/openspine/openspine/internal/eps"
 	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/store"
 	"github.com/openspine/openspine/internal/store/storetest"
+	"github.com/openspine/openspine/internal/trace"
 )
 
 // mrs returns the MedicationRequests of a message.
@@ -213,4 +218,59 @@ func patientOf(b map[string]any) map[string]any {
 		}
 	}
 	return nil
+}
+
+// pairingReads counts the store reads of short-form pairings.
+type pairingReads struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (s *pairingReads) Read(ctx context.Context, typ, id string) (store.Record, error) {
+	if typ == "_PrescriptionShortForm" {
+		s.n.Add(1)
+	}
+	return s.Store.Read(ctx, typ, id)
+}
+
+// TestOrderKeepsItsShortForm: the release that follows an order finds the
+// prescription by its short form without reading the pairing back; a
+// service that did not take the order reads it once; an order answered
+// with an earlier request's answer (its X-Request-ID was used before)
+// leaves no pairing behind: its short form, when another instance takes
+// the order that really uses it, finds that prescription.
+func TestOrderKeepsItsShortForm(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		st, _, _ := b.Open(t)
+		counted := &pairingReads{Store: st}
+		w := setupStore(t, counted, nil)
+		r := w.newRx(patNoNominee, 1)
+		w.prescribe(r)
+		expect(t, w.release("FA565", r.short), 200, "")
+		if n := counted.n.Load(); n != 0 {
+			t.Fatalf("the release read the pairing of the order just taken %d times", n)
+		}
+
+		other := setupStore(t, counted, nil) // another instance over the same store
+		r2 := w.newRx(patNoNominee, 1)
+		w.prescribe(r2)
+		expect(t, other.release("FA565", r2.short), 200, "")
+		if n := counted.n.Load(); n != 1 {
+			t.Fatalf("another instance read the pairing %d times, want 1", n)
+		}
+
+		// same X-Request-ID, another prescription: answered as the first, not applied
+		rid := trace.NewUUID()
+		expect(t, w.do("POST", "/$process-message", w.signed(w.newRx(patNoNominee, 1)), "X-Request-ID", rid), 200, "")
+		r3 := w.newRx(patNoNominee, 1)
+		expect(t, w.do("POST", "/$process-message", w.signed(r3), "X-Request-ID", rid), 200, "")
+		r4 := w.newRx(patNoNominee, 1)
+		r4.short = r3.short // a later order really using that short form, taken by the other instance
+		other.prescribe(r4)
+		rel := w.release("FA565", r3.short)
+		expect(t, rel, 200, "")
+		if got := passed(rel); len(got) != 1 || !strings.Contains(fmt.Sprint(got[0]), r4.long) {
+			t.Fatalf("released %v, want the prescription %s", got, r4.long)
+		}
+	})
 }

@@ -38,10 +38,11 @@ func MintToken(path, dir string, args ...string) (string, error) {
 	return lines[len(lines)-1], nil
 }
 
-// Seed runs `spine seed --data dir --patients n --seed seed` (the real
-// command), echoing its progress lines, and returns how long it took.
-func Seed(path, dir string, n int, seed int64) (time.Duration, error) {
-	cmd := exec.Command(path, "seed", "--data", dir, "--patients", strconv.Itoa(n), "--seed", strconv.FormatInt(seed, 10))
+// Seed runs `spine seed --data dir --patients n --seed seed [extra...]`
+// (the real command; extra e.g. --db URL), echoing its progress lines, and
+// returns how long it took.
+func Seed(path, dir string, n int, seed int64, extra ...string) (time.Duration, error) {
+	cmd := exec.Command(path, append([]string{"seed", "--data", dir, "--patients", strconv.Itoa(n), "--seed", strconv.FormatInt(seed, 10)}, extra...)...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -16,7 +16,7 @@
 // (bodies, template.fill), so that the generator leaves the shared cores
 // to the server. See docs/performance.md.
 //
-//	epsbench --spine /tmp/spine [--patients 5000] [--workers 64] [--duration 10s]
+//	epsbench --spine /tmp/spine [--db postgres://...] [--patients 5000] [--workers 64] [--duration 10s]
 package main
 
 import (
@@ -70,6 +70,7 @@ var steps = []string{"prepare", "sign (ES256, client)", "order ($process-message
 
 func main() {
 	spine := flag.String("spine", "", "path of the spine binary (required)")
+	db := flag.String("db", "", "PostgreSQL URL for spine --db, pointing at a fresh schema via search_path (default: SQLite in a temporary folder)")
 	patients := flag.Int("patients", 5000, "patients to seed with spine seed")
 	items := flag.Int("items", 1, "line items per prescription (1-4)")
 	workers := flag.Int("workers", 64, "concurrent closed-loop workers, each running complete cycles")
@@ -80,7 +81,7 @@ func main() {
 	cpuProfile = *cpuprof
 	ctx, stop := loadgen.Begin("epsbench", *spine, "")
 	defer stop()
-	if err := run(ctx, *spine, *patients, min(max(*items, 1), 4), *workers, *duration, *warmup); err != nil {
+	if err := run(ctx, *spine, *db, *patients, min(max(*items, 1), 4), *workers, *duration, *warmup); err != nil {
 		fmt.Fprintln(os.Stderr, "epsbench:", err)
 		os.Exit(1)
 	}
@@ -98,8 +99,12 @@ type bench struct {
 	bodies               *bodies
 }
 
-func run(ctx context.Context, spinePath string, nPatients, items, workers int, duration, warmup time.Duration) error {
-	fmt.Printf("epsbench: %d patients, %d item(s) per prescription, %d workers, %s measured (+%s warm-up)\n", nPatients, items, workers, duration, warmup)
+func run(ctx context.Context, spinePath, db string, nPatients, items, workers int, duration, warmup time.Duration) error {
+	backend, dbArgs := "SQLite", []string(nil)
+	if db != "" {
+		backend, dbArgs = "PostgreSQL", []string{"--db", db}
+	}
+	fmt.Printf("epsbench: %s, %d patients, %d item(s) per prescription, %d workers, %s measured (+%s warm-up)\n", backend, nPatients, items, workers, duration, warmup)
 	fmt.Printf("CPU: %d cores (GOMAXPROCS %d) shared by the load generator and the spine\n", runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Printf("background: %.2f cores busy before the harness started anything (other tenants)\n", loadgen.Background(2*time.Second))
 	dir, err := os.MkdirTemp("", "epsbench-data-")
@@ -107,7 +112,7 @@ func run(ctx context.Context, spinePath string, nPatients, items, workers int, d
 		return err
 	}
 	defer os.RemoveAll(dir)
-	d, err := loadgen.Seed(spinePath, dir, nPatients, 1)
+	d, err := loadgen.Seed(spinePath, dir, nPatients, 1, dbArgs...)
 	if err != nil {
 		return fmt.Errorf("spine seed: %w", err)
 	}
@@ -115,7 +120,7 @@ func run(ctx context.Context, spinePath string, nPatients, items, workers int, d
 	pats := patients(1, nPatients)
 	fmt.Printf("%d live patients nominating %s or no pharmacy, regenerated in-process\n", len(pats), pharmacyODS)
 
-	spine, err := loadgen.StartSpineArgs(spinePath, "serve", "--dev", "--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn")
+	spine, err := loadgen.StartSpineArgs(spinePath, append([]string{"serve", "--dev", "--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, dbArgs...)...)
 	if err != nil {
 		return err
 	}
@@ -197,7 +202,7 @@ func run(ctx context.Context, spinePath string, nPatients, items, workers int, d
 		fmt.Println("    server metric:", h)
 	}
 	rss := loadgen.PeakRSS(spine.PID())
-	fmt.Printf("\nsummary (SQLite, %d patients seeded, %d workers, %s measured; step rows: requests/s and latency of that step within the cycles):\n\n", nPatients, workers, duration)
+	fmt.Printf("\nsummary (%s, %d patients seeded, %d workers, %s measured; step rows: requests/s and latency of that step within the cycles):\n\n", backend, nPatients, workers, duration)
 	loadgen.PrintTable(os.Stdout, results, "", "")
 	fmt.Printf("\nspine peak RSS (VmHWM): %.0f MiB\n", float64(rss)/(1<<20))
 	verdict := "MISSED"

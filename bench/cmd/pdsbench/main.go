@@ -7,7 +7,7 @@
 // net/http baseline of bench/loadgen in the same session. It ends with the
 // spine's peak RSS and the goals. See docs/performance.md.
 //
-//	pdsbench --spine /tmp/spine [--patients 1000000] [--workers 64] [--duration 10s]
+//	pdsbench --spine /tmp/spine [--db postgres://...] [--patients 1000000] [--workers 64] [--duration 10s]
 package main
 
 import (
@@ -44,6 +44,7 @@ func main() {
 	lightWorkers := flag.Int("light-workers", 4, "workers of the extra light-load search runs (latency without queueing behind 64 clients; 0: skip them)")
 	duration := flag.Duration("duration", 10*time.Second, "measured duration of each scenario")
 	warmup := flag.Duration("warmup", time.Second, "unmeasured warm-up before each scenario")
+	db := flag.String("db", "", "PostgreSQL URL for spine --db, pointing at a fresh schema via search_path (with --reuse: one seeded before with the same --patients and --seed); default SQLite in the data folder")
 	dataDir := flag.String("data", "", "data folder to seed and serve (default: a fresh temporary folder, removed afterwards)")
 	var spineArgs extraArgs
 	flag.Var(&spineArgs, "spine-arg", "an extra argument for spine serve (repeatable), e.g. --spine-arg=--no-audit")
@@ -55,7 +56,7 @@ func main() {
 	ctx, stop := loadgen.Begin("pdsbench", *spine, *baselineAddr)
 	defer stop()
 	cfg := config{spine: *spine, patients: *patients, seed: *seed, sample: *sample, workers: *workers, lightWorkers: *lightWorkers,
-		duration: *duration, warmup: *warmup, dataDir: *dataDir, reuse: *reuse, auditFrom: *auditFrom, spineArgs: spineArgs, only: *only}
+		duration: *duration, warmup: *warmup, db: *db, dataDir: *dataDir, reuse: *reuse, auditFrom: *auditFrom, spineArgs: spineArgs, only: *only}
 	if err := run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "pdsbench:", err)
 		os.Exit(1)
@@ -69,6 +70,7 @@ type config struct {
 	workers          int
 	lightWorkers     int
 	duration, warmup time.Duration
+	db               string // PostgreSQL URL; empty for SQLite
 	dataDir          string
 	reuse            bool
 	auditFrom        string   // a copy of this file becomes the folder's audit.db before serving
@@ -82,8 +84,15 @@ type person struct {
 }
 
 func run(ctx context.Context, cfg config) error {
-	fmt.Printf("pdsbench: %d patients (seed %d), %d workers, %s per scenario (+%s warm-up)\n",
-		cfg.patients, cfg.seed, cfg.workers, cfg.duration, cfg.warmup)
+	backend, dbArgs := "SQLite", []string(nil)
+	if cfg.db != "" {
+		if cfg.auditFrom != "" {
+			return errors.New("--audit-from replaces a SQLite audit.db: not with --db")
+		}
+		backend, dbArgs = "PostgreSQL", []string{"--db", cfg.db}
+	}
+	fmt.Printf("pdsbench: %s, %d patients (seed %d), %d workers, %s per scenario (+%s warm-up)\n",
+		backend, cfg.patients, cfg.seed, cfg.workers, cfg.duration, cfg.warmup)
 	fmt.Printf("CPU: %d cores (GOMAXPROCS %d) shared by spine seed, the load generator, the spine and the baseline server\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Printf("background: %.2f cores busy before the harness started anything (other tenants)\n", loadgen.Background(2*time.Second))
@@ -99,9 +108,9 @@ func run(ctx context.Context, cfg config) error {
 	}
 	var seedTime time.Duration
 	if !cfg.reuse {
-		fmt.Printf("\n(1) spine seed --data %s --patients %d --seed %d\n", dir, cfg.patients, cfg.seed)
+		fmt.Printf("\n(1) spine seed --data %s --patients %d --seed %d %s\n", dir, cfg.patients, cfg.seed, strings.Join(dbArgs, " "))
 		bg0, m0 := loadgen.MachineCPUTime(), time.Now()
-		d, err := loadgen.Seed(cfg.spine, dir, cfg.patients, cfg.seed)
+		d, err := loadgen.Seed(cfg.spine, dir, cfg.patients, cfg.seed, dbArgs...)
 		if err != nil {
 			return fmt.Errorf("spine seed: %w", err)
 		}
@@ -139,7 +148,7 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("no patients to draw requests from")
 	}
 
-	spine, err := loadgen.StartSpineArgs(cfg.spine, append([]string{"serve", "--dev", "--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, cfg.spineArgs...)...)
+	spine, err := loadgen.StartSpineArgs(cfg.spine, append(append([]string{"serve", "--dev", "--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, dbArgs...), cfg.spineArgs...)...)
 	if err != nil {
 		return err
 	}
@@ -241,7 +250,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	rss := loadgen.PeakRSS(spine.PID())
 
-	fmt.Printf("\nsummary (SQLite, %d patients seeded, user-restricted token, %d workers, %s per scenario):\n\n", cfg.patients, cfg.workers, cfg.duration)
+	fmt.Printf("\nsummary (%s, %d patients seeded, user-restricted token, %d workers, %s per scenario):\n\n", backend, cfg.patients, cfg.workers, cfg.duration)
 	if seedTime > 0 {
 		fmt.Printf("| seed (spine seed) | %d patients | %s | %.0f patients/s |\n\n", cfg.patients, seedTime.Round(time.Millisecond), float64(cfg.patients)/seedTime.Seconds())
 	}

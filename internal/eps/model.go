@@ -252,6 +252,8 @@ const shortFormsKept = 1 << 15
 // are unique and never reused), so what is kept stays true, also when
 // other processes share the store; what is not kept is read. Each step
 // of a prescription's life after the order names it by its short form.
+// An order applied here puts its own pairing (once it is stored), so the
+// release that follows reads none.
 type shortForms struct {
 	mu        sync.Mutex
 	cur, prev map[string]string

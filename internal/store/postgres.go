@@ -5,21 +5,55 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 )
 
+// defaultPoolConns is how many connections a spine process opens to
+// PostgreSQL at most, unless its URL says otherwise (pool_max_conns).
+const defaultPoolConns = 32
+
+// poolSize takes the spine's own pool_max_conns parameter (the name
+// pgxpool gives it) out of a PostgreSQL URL, so that the rest goes to the
+// driver, and returns it: defaultPoolConns when absent, an error when it
+// is not a number from 1 to 1000.
+func poolSize(raw string) (string, int, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", 0, fmt.Errorf("postgres: the database URL does not parse: %w", err)
+	}
+	q := u.Query()
+	v, ok := q["pool_max_conns"]
+	if !ok {
+		return raw, defaultPoolConns, nil
+	}
+	n, err := strconv.Atoi(v[len(v)-1])
+	if err != nil || n < 1 || n > 1000 {
+		return "", 0, fmt.Errorf("postgres: pool_max_conns=%q: want a number of connections from 1 to 1000", v[len(v)-1])
+	}
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	return u.String(), n, nil
+}
+
 // OpenPostgres connects to PostgreSQL and creates the schema in the
-// connection's search_path when missing.
-func OpenPostgres(ctx context.Context, url string) (Store, error) {
-	db, err := sql.Open("pgx", url)
+// connection's search_path when missing. The URL may set the most
+// connections the process opens with pool_max_conns (default 32).
+func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
+	dsn, conns, err := poolSize(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(32)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &sqlStore{
 		d: dialect{name: "postgres", pk: "BIGSERIAL PRIMARY KEY", text: `TEXT COLLATE "C"`, blob: "BYTEA", numbered: true, forUpdate: " FOR UPDATE", least: "LEAST",

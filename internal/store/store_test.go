@@ -762,3 +762,67 @@ func openDirect(t *testing.T, b storetest.Backend, dsn, dir string) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// TestPostgresPoolSize: a PostgreSQL URL's pool_max_conns bounds the
+// connections a store opens, however many requests it serves at once;
+// the rest of the URL (the schema) still applies; a bad value is refused.
+func TestPostgresPoolSize(t *testing.T) {
+	ctx := context.Background()
+	u, err := url.Parse(storetest.NewPostgresSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fmt.Sprintf("spine-pool-test-%d", time.Now().UnixNano())
+	q := u.Query()
+	q.Set("application_name", app)
+	for _, bad := range []string{"0", "1001", "many", ""} {
+		q.Set("pool_max_conns", bad)
+		u.RawQuery = q.Encode()
+		if s, err := store.OpenPostgres(ctx, u.String()); err == nil || !strings.Contains(err.Error(), "pool_max_conns") {
+			if s != nil {
+				s.Close()
+			}
+			t.Fatalf("pool_max_conns=%q: %v, want it refused", bad, err)
+		}
+	}
+	q.Set("pool_max_conns", "2")
+	u.RawQuery = q.Encode()
+	s, err := store.OpenPostgres(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Apply(ctx, []store.Change{change(store.Create, "o1", org("Leeds", "RR8", nil))}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				if _, err := s.Read(ctx, "Organization", "o1"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	admin, err := sql.Open("pgx", storetest.PostgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var open int
+	if err := admin.QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&open); err != nil {
+		t.Fatal(err)
+	}
+	if open < 1 || open > 2 {
+		t.Fatalf("%d connections open after 16 concurrent readers, want 1 or 2 (pool_max_conns=2)", open)
+	}
+	var stored int
+	if err := admin.QueryRowContext(ctx, "SELECT count(*) FROM "+q.Get("search_path")+".resources WHERE type = 'Organization'").Scan(&stored); err != nil || stored != 1 {
+		t.Fatalf("the test's schema holds %d organisations (%v), want the 1 created: the URL's search_path was lost", stored, err)
+	}
+}

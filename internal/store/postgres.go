@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -94,6 +95,7 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 		return err
 	}
 	s.closeFn = db.Close
+	slog.Info("postgres: connected", "pool_max_conns", conns)
 	return s, nil
 }
 

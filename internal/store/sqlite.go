@@ -294,7 +294,13 @@ func openSQLiteFile(ctx context.Context, path string) (Store, error) {
 		wdb.Close()
 		return nil, err
 	}
-	n := 2*runtime.GOMAXPROCS(0) + 2
+	// One reading connection per Go processor, and two more: each
+	// connection has its own page cache, and more of them, each seeing a
+	// smaller share of the reads, ran fewer (on 2 cores, 4 Ps: 6
+	// connections 14,735-14,751 PDS reads/s and 468-476 prescription
+	// cycles/s, 10 connections 8,558-12,424 and 395-471;
+	// docs/performance.md, 2026-11-25T13:35Z).
+	n := runtime.GOMAXPROCS(0) + 2
 	rdb.SetMaxOpenConns(n)
 	rdb.SetMaxIdleConns(n)
 	rdb.SetConnMaxLifetime(0)

@@ -33,7 +33,12 @@ func defaultPoolConns() int {
 func poolSize(raw string) (string, int, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", 0, fmt.Errorf("postgres: the database URL does not parse: %w", err)
+		// not the URL itself: it may hold a password
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", 0, fmt.Errorf("postgres: the database URL does not parse: %v", err)
 	}
 	q := u.Query()
 	v, ok := q["pool_max_conns"]

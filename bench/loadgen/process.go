@@ -71,9 +71,8 @@ func StartSpine(path, db, authMode string) (*Process, error) {
 	default:
 		return nil, fmt.Errorf("auth mode %q: use %s, %s or %s", authMode, AuthToken, AuthOff, AuthNone)
 	}
-	if db != "" {
-		args = append(args, "--db", db)
-	}
+	_, dbArgs := Backend(db)
+	args = append(args, dbArgs...)
 	p, err := start("spine", exec.Command(path, args...), dir)
 	if err != nil {
 		os.RemoveAll(dir)

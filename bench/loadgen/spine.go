@@ -14,6 +14,16 @@ import (
 	"time"
 )
 
+// Backend names the storage a harness's --db flag selects, and the
+// arguments that select it for spine seed and spine serve: SQLite in the
+// data folder when db is empty, else PostgreSQL at that URL.
+func Backend(db string) (name string, args []string) {
+	if db == "" {
+		return "SQLite", nil
+	}
+	return "PostgreSQL", []string{"--db", db}
+}
+
 // StartSpineArgs starts `spine` from the binary at path with exactly args
 // (which must make it print "listening on http://ADDR", e.g. serve --addr
 // 127.0.0.1:0). The data folder is the caller's: Stop does not remove it.

@@ -100,10 +100,7 @@ type bench struct {
 }
 
 func run(ctx context.Context, spinePath, db string, nPatients, items, workers int, duration, warmup time.Duration) error {
-	backend, dbArgs := "SQLite", []string(nil)
-	if db != "" {
-		backend, dbArgs = "PostgreSQL", []string{"--db", db}
-	}
+	backend, dbArgs := loadgen.Backend(db)
 	fmt.Printf("epsbench: %s, %d patients, %d item(s) per prescription, %d workers, %s measured (+%s warm-up)\n", backend, nPatients, items, workers, duration, warmup)
 	fmt.Printf("CPU: %d cores (GOMAXPROCS %d) shared by the load generator and the spine\n", runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Printf("background: %.2f cores busy before the harness started anything (other tenants)\n", loadgen.Background(2*time.Second))

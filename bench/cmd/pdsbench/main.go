@@ -84,13 +84,10 @@ type person struct {
 }
 
 func run(ctx context.Context, cfg config) error {
-	backend, dbArgs := "SQLite", []string(nil)
-	if cfg.db != "" {
-		if cfg.auditFrom != "" {
-			return errors.New("--audit-from replaces a SQLite audit.db: not with --db")
-		}
-		backend, dbArgs = "PostgreSQL", []string{"--db", cfg.db}
+	if cfg.db != "" && cfg.auditFrom != "" {
+		return errors.New("--audit-from replaces a SQLite audit.db: not with --db")
 	}
+	backend, dbArgs := loadgen.Backend(cfg.db)
 	fmt.Printf("pdsbench: %s, %d patients (seed %d), %d workers, %s per scenario (+%s warm-up)\n",
 		backend, cfg.patients, cfg.seed, cfg.workers, cfg.duration, cfg.warmup)
 	fmt.Printf("CPU: %d cores (GOMAXPROCS %d) shared by spine seed, the load generator, the spine and the baseline server\n",

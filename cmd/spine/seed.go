@@ -60,14 +60,23 @@ func seed(args []string) error {
 	}
 	gen := pds.SeedGenerator(*seedValue)
 	start := time.Now()
-	batches := make(chan []fhir.Resource, 4)
+	// a batch is seedBatch patients and the records of their related people
+	type seedLoad struct {
+		records  []fhir.Resource
+		patients int
+	}
+	batches := make(chan seedLoad, 4)
 	go func() {
 		defer close(batches)
 		for done := 0; done < *n; {
 			size := min(seedBatch, *n-done)
-			batch := make([]fhir.Resource, size)
-			for i := range batch {
-				batch[i] = pds.SeedResource(gen.Next())
+			batch := seedLoad{records: make([]fhir.Resource, 0, size+size/2), patients: size}
+			for range size {
+				p := gen.Next()
+				batch.records = append(batch.records, pds.SeedResource(p))
+				if rel := pds.SeedRelated(p); rel != nil {
+					batch.records = append(batch.records, rel)
+				}
 			}
 			done += size
 			select {
@@ -88,7 +97,7 @@ func seed(args []string) error {
 			go func() {
 				defer wg.Done()
 				for batch := range batches {
-					if err := srv.PDS.Load(ctx, batch); err != nil {
+					if err := srv.PDS.Load(ctx, batch.records); err != nil {
 						mu.Lock()
 						if firstErr == nil {
 							firstErr = err
@@ -98,7 +107,7 @@ func seed(args []string) error {
 						return
 					}
 					mu.Lock()
-					loaded += len(batch)
+					loaded += batch.patients
 					if loaded%100000 < seedBatch {
 						fmt.Printf("%d patients (%.0f/s)\n", loaded, float64(loaded)/time.Since(start).Seconds())
 					}

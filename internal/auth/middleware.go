@@ -67,7 +67,9 @@ func DefaultRules(authz Authorizer, lim Limiter) RouteRules {
 		Limiter:    lim,
 		Services: []ServiceRoutes{
 			{Service: "directory", Base: "/directory/FHIR/R4"},
-			{Service: "pds", Base: "/personal-demographics/FHIR/R4"},
+			{Service: "pds", Base: "/personal-demographics/FHIR/R4", Operations: map[string]string{
+				"GET /Patient/*/RelatedPerson": "read", // a patient's related people: part of their record
+			}},
 			{Service: "eps", Base: "/electronic-prescriptions/FHIR/R4", Operations: map[string]string{
 				"POST /$prepare":          "prescribe",
 				"POST /$verify-signature": "read",

@@ -42,11 +42,20 @@ func SeedResource(p population.Patient) fhir.Resource {
 	return res
 }
 
-// Load stores patients (each with id = its NHS number) in one atomic
-// batch: the bulk path of `spine seed` and of tests.
+// Load stores patients (each with id = its NHS number), and the records
+// of their related people (RelatedPeople), in one atomic batch: the bulk
+// path of `spine seed` and of tests.
 func (s *Service) Load(ctx context.Context, patients []fhir.Resource) error {
 	changes := make([]store.Change, 0, len(patients))
 	for _, p := range patients {
+		if p["resourceType"] == relatedType {
+			c, err := relatedChange(p)
+			if err != nil {
+				return fmt.Errorf("load: %w", err)
+			}
+			changes = append(changes, c)
+			continue
+		}
 		id, _ := p["id"].(string)
 		if id == "" {
 			return fmt.Errorf("load: a patient has no id")

@@ -55,6 +55,29 @@ func patient(id, family, given, gender, birth, postcode, sec string, extra map[s
 	return p
 }
 
+// relatedPerson is a RelatedPerson as the PDS API shapes it: by its own
+// details when ref is the subject, else by reference to ref's record.
+func relatedPerson(id, ref, role, typ string, nextOfKin bool) fhir.Resource {
+	coding := []any{
+		map[string]any{"system": "https://fhir.nhs.uk/R4/CodeSystem/UKCore-AdditionalRelatedPersonRole", "code": role},
+		map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": typ},
+	}
+	if nextOfKin {
+		coding = append(coding, map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v2-0131", "code": "N"})
+	}
+	rp := fhir.Resource{
+		"resourceType": "RelatedPerson", "id": id, "active": true,
+		"patient":      map[string]any{"type": "Patient", "identifier": map[string]any{"system": pds.SystemNHSNumber, "value": ref}},
+		"relationship": []any{map[string]any{"coding": coding}},
+		"extension":    []any{map[string]any{"url": "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-ContactRank", "valuePositiveInt": 1}},
+	}
+	if typ == "MTH" {
+		rp["name"] = []any{map[string]any{"use": "usual", "family": "Smith", "given": []any{"Mary"}}}
+		rp["address"] = []any{map[string]any{"use": "home", "line": []any{"1 Trevelyan Square"}, "postalCode": "LS1 6AE"}}
+	}
+	return rp
+}
+
 type client struct {
 	t    *testing.T
 	base string
@@ -123,6 +146,11 @@ func setup(t *testing.T, b storetest.Backend) (*client, store.Store, *server.Ser
 			map[string]any{"id": "n1", "use": "usual", "family": "Smith", "given": []any{"John", "Paul"}},
 			map[string]any{"id": "n2", "use": "old", "family": "Jones", "given": []any{"John"}, "period": map[string]any{"start": "2010-10-22", "end": "2015-01-01"}}}}),
 		patient(jayne, "Smith", "Jayne", "female", "2010-10-22", "HG1 5AR", "U", nil),
+		pds.RelatedPeople(jane, []fhir.Resource{
+			relatedPerson("507B7621", jane, "Guardian", "MTH", true),
+			relatedPerson("B3380E98", john, "Personal", "BRO", false),
+		}),
+		pds.RelatedPeople(janet, []fhir.Resource{relatedPerson("C0FFEE01", janet, "Guardian", "MTH", true)}),
 	})
 	if err != nil {
 		t.Fatal(err)

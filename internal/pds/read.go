@@ -323,13 +323,19 @@ func (s *Service) resolve(ctx context.Context, id string, full bool) (store.Reco
 	}
 }
 
+// isSelf reports whether the caller is the patient with NHS number nhs.
+func isSelf(ctx context.Context, nhs string) bool {
+	pr := auth.From(ctx)
+	return pr.IsPatient() && pr.NHSNumber == nhs
+}
+
 // redact removes what a restricted record never reveals — to anyone but
 // the patient themself.
 func redact(ctx context.Context, res fhir.Resource) {
 	if security(res) != "R" {
 		return
 	}
-	if pr := auth.From(ctx); pr.IsPatient() && pr.NHSNumber == res["id"] {
+	if id, _ := res["id"].(string); isSelf(ctx, id) {
 		return
 	}
 	delete(res, "address")
@@ -365,30 +371,41 @@ func writePatient(w http.ResponseWriter, r *http.Request, status int, rec store.
 	fhir.WriteResource(w, status, res)
 }
 
-func (s *Service) handleRead(w http.ResponseWriter, r *http.Request) {
+// readAccess begins every read of one patient's record (the record, its
+// related people): the headers, the caller's scope, the record the NHS
+// number in the path reads as (a merged number's survivor), and what the
+// audit records of it. The head is decoded only when the record may be
+// restricted, superseded or invalidated (resolve).
+func (s *Service) readAccess(r *http.Request) (store.Record, recordHead, error) {
 	if err := checkHeaders(r); err != nil {
-		fhir.WriteError(w, r, err)
-		return
+		return store.Record{}, recordHead{}, err
 	}
+	ctx := r.Context()
 	id := r.PathValue("id")
 	// Scope first: a patient asking for another number learns nothing,
 	// not even whether it exists.
-	err := s.allowPatient(r.Context(), "read", id)
-	var rec store.Record
-	var head recordHead
-	if err == nil {
-		audit.Patients(r.Context(), id)
-		rec, head, err = s.resolve(r.Context(), id, false)
-		if err == nil && rec.ID != id {
-			audit.Patients(r.Context(), rec.ID) // the surviving record of a merge
-		}
+	if err := s.allowPatient(ctx, "read", id); err != nil {
+		return store.Record{}, recordHead{}, err
 	}
+	audit.Patients(ctx, id)
+	rec, head, err := s.resolve(ctx, id, false)
+	if err != nil {
+		return rec, head, err
+	}
+	if rec.ID != id {
+		audit.Patients(ctx, rec.ID) // the surviving record of a merge
+	}
+	// the monitor needs no second look at the record
+	audit.Describe(ctx, rec.ID, head.describe(rec.Body))
+	return rec, head, nil
+}
+
+func (s *Service) handleRead(w http.ResponseWriter, r *http.Request) {
+	rec, head, err := s.readAccess(r)
 	if err != nil {
 		fhir.WriteError(w, r, err)
 		return
 	}
-	// the monitor needs no second look at the record
-	audit.Describe(r.Context(), rec.ID, head.describe(rec.Body))
 	if head.security() != "R" {
 		// nothing to remove: serve the stored bytes as they are
 		w.Header().Set("ETag", `W/"`+strconv.FormatInt(rec.Version, 10)+`"`)

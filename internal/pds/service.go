@@ -2,8 +2,8 @@
 // index, served at /personal-demographics/FHIR/R4 on the contract of NHS
 // England's PDS FHIR API (read by NHS number, search with exact and fuzzy
 // matching, PATCH with the contract's list rules, registration with NHS
-// number allocation, restricted and superseded records, X-Request-ID
-// de-duplication).
+// number allocation, restricted and superseded records, a patient's
+// related people, X-Request-ID de-duplication).
 package pds
 
 import (
@@ -91,6 +91,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+Base+"/Patient", s.handleSearch)
 	mux.HandleFunc("PATCH "+Base+"/Patient/{id}", s.handlePatch)
 	mux.HandleFunc("POST "+Base+"/Patient", s.handleCreate)
+	mux.HandleFunc("GET "+Base+"/Patient/{id}/RelatedPerson", s.handleRelated)
 	mux.HandleFunc("GET "+Base+"/metadata", func(w http.ResponseWriter, r *http.Request) {
 		cs := s.eng.CapabilityStatement(s.eng.BaseURL(r))
 		fhir.WriteResource(w, http.StatusOK, cs)

@@ -194,3 +194,73 @@ func (p Patient) FHIR() map[string]any {
 	}
 	return res
 }
+
+// Systems and extensions of the PDS FHIR API's RelatedPerson.
+const (
+	SystemRelatedPersonRole = "https://fhir.nhs.uk/R4/CodeSystem/UKCore-AdditionalRelatedPersonRole"
+	SystemRoleCode          = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+	SystemNextOfKin         = "http://terminology.hl7.org/CodeSystem/v2-0131"
+	ExtCopyCorrespondence   = "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-CopyCorrespondenceIndicator"
+	ExtContactRank          = "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-ContactRank"
+)
+
+// relationshipDisplays are the displays of the codes Related uses.
+var relationshipDisplays = map[string]string{
+	"Personal": "Personal relationship with the patient", "Guardian": "Guardian of patient", "Agent": "Agent of patient",
+	"Carer": "Carer of patient", "MTH": "mother", "FTH": "father", "SPS": "spouse", "DOMPART": "domestic partner",
+	"CHILD": "child", "SIS": "sister", "BRO": "brother", "N": "Next-of-Kin",
+}
+
+// FHIR returns the related person as a PDS RelatedPerson resource of the
+// patient with NHS number subject. Its patient element names the related
+// person's own record when they are given by reference, else the subject
+// (as the PDS sandbox does); the API adds the reference URL.
+func (rp Related) FHIR(subject string) map[string]any {
+	ref := subject
+	if rp.Patient != "" {
+		ref = rp.Patient
+	}
+	coding := []any{map[string]any{"system": SystemRelatedPersonRole, "code": rp.Role, "display": relationshipDisplays[rp.Role]}}
+	if rp.Type != rp.Role {
+		system := SystemRoleCode
+		if rp.Type == "Carer" {
+			system = SystemRelatedPersonRole
+		}
+		coding = append(coding, map[string]any{"system": system, "code": rp.Type, "display": relationshipDisplays[rp.Type]})
+	}
+	if rp.NextOfKin {
+		coding = append(coding, map[string]any{"system": SystemNextOfKin, "code": "N", "display": relationshipDisplays["N"]})
+	}
+	res := map[string]any{
+		"resourceType": "RelatedPerson",
+		"id":           rp.ID,
+		"patient": map[string]any{
+			"type":       "Patient",
+			"identifier": map[string]any{"system": SystemNHSNumber, "value": ref},
+		},
+		"active":       true,
+		"period":       period(rp.Start, ""),
+		"relationship": []any{map[string]any{"coding": coding}},
+		"extension": []any{
+			map[string]any{"url": ExtCopyCorrespondence, "valueBoolean": rp.CopyCorrespondence},
+			map[string]any{"url": ExtContactRank, "valuePositiveInt": rp.Rank},
+		},
+	}
+	if rp.Patient != "" {
+		return res
+	}
+	n := map[string]any{"use": rp.Name.Use, "given": strs(rp.Name.Given), "family": rp.Name.Family}
+	if len(rp.Name.Prefix) > 0 {
+		n["prefix"] = strs(rp.Name.Prefix)
+	}
+	res["name"] = []any{n}
+	res["address"] = []any{map[string]any{"use": rp.Address.Use, "line": strs(rp.Address.Lines), "postalCode": rp.Address.PostalCode}}
+	if len(rp.Telecom) > 0 {
+		tels := make([]any, 0, len(rp.Telecom))
+		for _, t := range rp.Telecom {
+			tels = append(tels, map[string]any{"system": t.System, "value": t.Value, "use": t.Use})
+		}
+		res["telecom"] = tels
+	}
+	return res
+}

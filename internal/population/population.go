@@ -14,8 +14,9 @@
 // from ranges reserved for fiction (Ofcom drama numbers, example.com), a
 // registered GP practice and often a nominated pharmacy, and small shares
 // of deceased (about 1%), restricted (about 0.2%) and superseded (about
-// 0.1%, merged into an earlier patient) records. Patient.FHIR renders a
-// PDS-shaped FHIR R4 Patient resource.
+// 0.1%, merged into an earlier patient) records, and their related people
+// (parents of children, next of kin, carers). Patient.FHIR renders a
+// PDS-shaped FHIR R4 Patient resource, Related.FHIR a RelatedPerson.
 package population
 
 import (
@@ -110,6 +111,28 @@ type Patient struct {
 	// merged into, or "". A superseded record repeats the survivor's
 	// demographics (it is the duplicate that was merged away).
 	SupersededBy string
+	// Related are the people PDS holds as related to the patient (their
+	// RelatedPerson resources): parents of children, next of kin, carers.
+	Related []Related
+}
+
+// Related is a person related to a patient: given by their own details
+// (name, address, telecom) or, when they are a patient too, only by a
+// reference to their record (Patient set, the details left out), as the
+// PDS FHIR API has them.
+type Related struct {
+	ID        string
+	Patient   string // the related person's own NHS number when given by reference, else ""
+	Name      Name
+	Address   Address
+	Telecom   []Telecom
+	Role      string // Personal | Guardian | Agent (UK Core additional role)
+	Type      string // MTH, FTH, SPS, DOMPART, CHILD, SIS, BRO (v3 RoleCode) or Carer (UK Core)
+	NextOfKin bool
+	Rank      int // contact rank, 1 first
+	// CopyCorrespondence: copies of letters about the patient go to them.
+	CopyCorrespondence bool
+	Start              string // period start, YYYY-MM-DD
 }
 
 // Name is a HumanName.
@@ -143,6 +166,7 @@ type Telecom struct {
 // per goroutine with different seeds.
 type Generator struct {
 	r          *rand.Rand
+	seed       uint64 // New's, for the related people's own generators
 	opts       Options
 	today      int // days since 1970-01-01
 	todayYear  int
@@ -173,6 +197,7 @@ func New(seed int64, opts Options) *Generator {
 	}
 	g := &Generator{
 		r:     rand.New(rand.NewPCG(uint64(seed), 0x706f70756c617465)),
+		seed:  uint64(seed),
 		opts:  opts,
 		today: daysFromCivil(opts.Today.Year(), int(opts.Today.Month()), opts.Today.Day()),
 	}
@@ -278,6 +303,7 @@ func (p Patient) clone() Patient {
 		c.Addresses[i] = a
 	}
 	c.Telecom = append([]Telecom(nil), p.Telecom...)
+	c.Related = append([]Related(nil), p.Related...)
 	return c
 }
 
@@ -441,7 +467,96 @@ func (g *Generator) patient() Patient {
 	}
 
 	p.Restricted = r.Float64() < RestrictedRate
+	g.related(&p, age)
 	return p
+}
+
+// related gives p the people PDS holds as related to them: one or two
+// parents with parental responsibility for a child, a next of kin for a
+// fifth of adults (a spouse or partner at the same address, a child, a
+// sibling; a quarter of them patients of their own, given by reference),
+// a carer for a quarter of the very old. It draws from a
+// generator of its own, seeded by the NHS number, so that the patients
+// themselves are the same as before related people were generated (a
+// folder seeded then still matches the population benchmarks regenerate).
+func (g *Generator) related(p *Patient, age int) {
+	main := g.r
+	nhs, _ := strconv.ParseUint(p.NHSNumber, 10, 64)
+	g.r = rand.New(rand.NewPCG(nhs, g.seed^0x72656c61746564))
+	defer func() { g.r = main }()
+	r := g.r
+	home := p.Addresses[0]
+	family := p.Names[0].Family
+	since := home.Start
+	switch {
+	case age < 16:
+		since = p.BirthDate
+		p.Related = append(p.Related, g.relative(family, true, age+20+r.IntN(20), home, since, "Guardian", "MTH", true, 1))
+		if r.IntN(100) < 50 {
+			p.Related = append(p.Related, g.relative(family, false, age+22+r.IntN(20), home, since, "Guardian", "FTH", false, 2))
+		}
+	case age >= 18 && r.IntN(100) < 20:
+		kind := r.IntN(100)
+		switch {
+		case kind < 25 && g.nRecent > 0:
+			// a partner who is a patient too: by reference to their record
+			other := g.recent[r.IntN(min(g.nRecent, len(g.recent)))]
+			p.Related = append(p.Related, Related{ID: g.id(), Patient: other.NHSNumber, Role: "Personal",
+				Type: "SPS", NextOfKin: true, Rank: 1, CopyCorrespondence: r.IntN(2) == 0, Start: since})
+		case kind < 70:
+			typ := "SPS"
+			if r.IntN(3) == 0 {
+				typ = "DOMPART"
+			}
+			rel := g.relative(family, p.Gender != "female", age-3+r.IntN(7), home, since, "Personal", typ, true, 1)
+			if typ == "DOMPART" {
+				rel.Name.Family = g.surname()
+			}
+			p.Related = append(p.Related, rel)
+		default:
+			typ, female := "CHILD", r.IntN(2) == 0
+			relAge := max(age-20-r.IntN(15), 18)
+			if age < 45 {
+				typ, relAge = "BRO", max(age-6+r.IntN(13), 16)
+				if female {
+					typ = "SIS"
+				}
+			}
+			tw := &towns[pickCum(g.townCum, r.Float64())]
+			rel := g.relative(family, female, relAge, g.address(tw, since, ""), since, "Personal", typ, true, 1)
+			if female && typ == "CHILD" && r.IntN(2) == 0 {
+				rel.Name.Family = g.surname() // a married name
+			}
+			p.Related = append(p.Related, rel)
+		}
+	}
+	if age >= 75 && r.IntN(100) < 25 {
+		tw := &towns[pickCum(g.townCum, r.Float64())]
+		carer := g.relative(g.surname(), r.IntN(4) != 0, 25+r.IntN(40), g.address(tw, since, ""), since, "Agent", "Carer", false, len(p.Related)+1)
+		p.Related = append(p.Related, carer)
+	}
+}
+
+// relative makes a related person given by their own details.
+func (g *Generator) relative(family string, female bool, age int, addr Address, since, role, typ string, nextOfKin bool, rank int) Related {
+	r := g.r
+	tabs := g.maleTab
+	if female {
+		tabs = g.femaleTab
+	}
+	decade := min(max((g.todayYear-age-1900)/10, 0), len(tabs)-1)
+	tab := &tabs[decade]
+	name := Name{ID: g.id(), Use: "usual", Given: []string{tab.names[pickCum(tab.cum, r.Float64())]}, Family: family,
+		Prefix: g.prefix(age, female, female && r.IntN(2) == 0)}
+	rel := Related{ID: g.id(), Name: name, Address: addr, Role: role, Type: typ, NextOfKin: nextOfKin, Rank: rank,
+		CopyCorrespondence: role == "Guardian" || r.IntN(4) == 0, Start: since}
+	rel.Address.ID = g.id()
+	if r.IntN(100) < 65 {
+		rel.Telecom = append(rel.Telecom, Telecom{ID: g.id(), System: "phone", Value: "07700900" + pad3(r.IntN(1000)), Use: "mobile"})
+	} else {
+		rel.Telecom = append(rel.Telecom, Telecom{ID: g.id(), System: "phone", Value: "01632960" + pad3(r.IntN(1000)), Use: "home"})
+	}
+	return rel
 }
 
 // marriedShare is the chance that a woman of a given age has taken a

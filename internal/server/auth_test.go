@@ -24,6 +24,7 @@ import (
 	"github.com/openspine/openspine/internal/auth"
 	"github.com/openspine/openspine/internal/directory"
 	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/pds"
 	"github.com/openspine/openspine/internal/policy"
 	"github.com/openspine/openspine/internal/population"
 	"github.com/openspine/openspine/internal/server"
@@ -63,6 +64,15 @@ func authServer(t *testing.T, dev bool) (url, dataDir string, pop []population.P
 		}
 		pop = append(pop, p)
 		batch = append(batch, p.FHIR())
+	}
+	// everyone has related people: a partner by reference where the
+	// population gave them none
+	for i := range pop {
+		if len(pop[i].Related) == 0 {
+			pop[i].Related = []population.Related{{ID: fmt.Sprintf("A%07d", i), Patient: pop[(i+1)%len(pop)].NHSNumber,
+				Role: "Personal", Type: "SPS", NextOfKin: true, Rank: 1, Start: "2020-01-01"}}
+		}
+		batch = append(batch, pds.SeedRelated(pop[i]))
 	}
 	if err := srv.PDS.Load(ctx, batch); err != nil {
 		t.Fatal(err)
@@ -161,6 +171,7 @@ func TestAccessControl(t *testing.T) {
 		{"pds search", "GET", p + "/Patient?family=" + other.Names[0].Family + "&birthdate=eq" + other.BirthDate + "&_max-results=1", "", ""},
 		{"pds patch", "PATCH", p + "/Patient/" + other.NHSNumber, "application/json-patch+json", patch},
 		{"pds create", "POST", p + "/Patient", fj, `{"name":[{"use":"usual","family":"Acl"}],"gender":"male","birthDate":"2000-01-01"}`},
+		{"pds related", "GET", p + "/Patient/" + other.NHSNumber + "/RelatedPerson", "", ""},
 		{"unknown path", "GET", "/elsewhere", "", ""},
 	}
 	leak := func(r resp) {
@@ -204,6 +215,7 @@ func TestAccessControl(t *testing.T) {
 		{clinician, "directory update", 403}, {clinician, "pds read", 200},
 		{patientTok, "pds read", 403}, {patientTok, "pds patch", 403}, {patientTok, "pds search", 403}, {patientTok, "directory create", 403},
 		{app, "pds read", 200}, {app, "directory create", 201},
+		{receptionist, "pds related", 200}, {clinician, "pds related", 200}, {app, "pds related", 200}, {patientTok, "pds related", 403},
 	} {
 		rt := routes[byName[w.route]]
 		r := c.do(rt.method, rt.path, rt.ctype, rt.body, pdsH("Authorization", bearer(w.tok), "If-Match", `W/"1"`)...)
@@ -234,6 +246,21 @@ func TestAccessControl(t *testing.T) {
 	}
 	if r := c.get(p+"/Patient/"+restricted.NHSNumber, pdsH("Authorization", bearer(restrictedSelf))...); r.status != 200 || r.body["address"] == nil {
 		t.Fatalf("restricted patient's own record: %d %s", r.status, r.raw)
+	}
+	// related people: a patient sees their own; a restricted patient's
+	// are shown to no one but the patient themself
+	for _, x := range []struct {
+		tok, nhs string
+		total    float64
+	}{
+		{patientTok, plain.NHSNumber, float64(len(plain.Related))},
+		{restrictedSelf, restricted.NHSNumber, float64(len(restricted.Related))},
+		{clinician, restricted.NHSNumber, 0},
+		{clinician, plain.NHSNumber, float64(len(plain.Related))},
+	} {
+		if r := c.get(p+"/Patient/"+x.nhs+"/RelatedPerson", pdsH("Authorization", bearer(x.tok))...); r.status != 200 || r.body["total"] != x.total {
+			t.Fatalf("related people of %s: %d %s", x.nhs, r.status, r.raw)
+		}
 	}
 	r = c.get(p+"/Patient/"+restricted.NHSNumber, pdsH("Authorization", bearer(clinician))...)
 	if r.status != 200 || r.body["address"] != nil || r.body["telecom"] != nil || r.body["generalPractitioner"] != nil {

@@ -110,8 +110,10 @@ func TestSeededRelatedPeople(t *testing.T) {
 	gen, again := pds.SeedGenerator(3), pds.SeedGenerator(3)
 	var children, adults, withKin, byRef, carers int
 	var records []fhir.Resource
+	born := map[string]string{} // birth dates of the patients generated so far
 	for range 5000 {
 		p, q := gen.Next(), again.Next()
+		born[p.NHSNumber] = p.BirthDate
 		if fmt.Sprint(p.Related) != fmt.Sprint(q.Related) {
 			t.Fatalf("%s: not deterministic", p.NHSNumber)
 		}
@@ -147,6 +149,9 @@ func TestSeededRelatedPeople(t *testing.T) {
 			}
 			if rp.Patient != "" {
 				byRef++
+				if b, ok := born[rp.Patient]; !ok || atoi(t, b[:4]) > 2006 {
+					t.Fatalf("%s's partner %s is not an adult patient generated before (born %q)", p.NHSNumber, rp.Patient, b)
+				}
 				if res["name"] != nil || res["address"] != nil || !strings.Contains(string(raw), rp.Patient) {
 					t.Fatalf("by reference: %s", raw)
 				}

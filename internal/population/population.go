@@ -497,11 +497,14 @@ func (g *Generator) related(p *Patient, age int) {
 		}
 	case age >= 18 && r.IntN(100) < 20:
 		kind := r.IntN(100)
+		partner := ""
+		if kind < 25 {
+			partner = g.recentAdult()
+		}
 		switch {
-		case kind < 25 && g.nRecent > 0:
+		case partner != "":
 			// a partner who is a patient too: by reference to their record
-			other := g.recent[r.IntN(min(g.nRecent, len(g.recent)))]
-			p.Related = append(p.Related, Related{ID: g.id(), Patient: other.NHSNumber, Role: "Personal",
+			p.Related = append(p.Related, Related{ID: g.id(), Patient: partner, Role: "Personal",
 				Type: "SPS", NextOfKin: true, Rank: 1, CopyCorrespondence: r.IntN(2) == 0, Start: since})
 		case kind < 70:
 			typ := "SPS"
@@ -535,6 +538,21 @@ func (g *Generator) related(p *Patient, age int) {
 		carer := g.relative(g.surname(), r.IntN(4) != 0, 25+r.IntN(40), g.address(tw, since, ""), since, "Agent", "Carer", false, len(p.Related)+1)
 		p.Related = append(p.Related, carer)
 	}
+}
+
+// recentAdult is the NHS number of a recent patient over 18 (a few
+// draws), or "".
+func (g *Generator) recentAdult() string {
+	for range 8 {
+		if g.nRecent == 0 {
+			return ""
+		}
+		other := g.recent[g.r.IntN(min(g.nRecent, len(g.recent)))]
+		if y, err := strconv.Atoi(other.BirthDate[:4]); err == nil && g.todayYear-y > 18 {
+			return other.NHSNumber
+		}
+	}
+	return ""
 }
 
 // relative makes a related person given by their own details.

@@ -11,6 +11,7 @@ import (
 	"github.com/openspine/openspine/internal/fhir"
 	"github.com/openspine/openspine/internal/nhsnumber"
 	"github.com/openspine/openspine/internal/store"
+	"github.com/openspine/openspine/internal/trace"
 )
 
 // notice is a parsed dispense notification.
@@ -20,6 +21,9 @@ type notice struct {
 	Status              string // the prescription status the dispenser sets
 	Updates             []itemUpdate
 	Dispenser           party
+	// Replaces is the identifier of the dispense notification this one
+	// amends (MessageHeader extension replacementOf), or "".
+	Replaces string
 }
 
 func mdAt(i int, path string) string {
@@ -55,6 +59,13 @@ func parseNotice(b *bundle) (*notice, error) {
 	h := b.header()
 	n.Dispenser.ODS = identifier(obj(h, "sender")["identifier"], SystemODS)
 	n.Dispenser.Name = str(obj(h, "sender"), "display")
+	if ext := extension(h, ExtReplacementOf); ext != nil {
+		vi := obj(ext, "valueIdentifier")
+		n.Replaces = str(vi, "value")
+		if !trace.ValidUUID(n.Replaces) {
+			return nil, fhir.Invalid("replacementOf must identify the dispense notification it amends by its Bundle.identifier (a UUID)").At("MessageHeader.extension")
+		}
+	}
 	mds := b.ofType("MedicationDispense")
 	if len(mds) == 0 {
 		return nil, fhir.Missing("a dispense notification needs a MedicationDispense per line item").At("Bundle.entry")
@@ -146,11 +157,23 @@ func (s *Service) processDispense(rq *request, b *bundle) error {
 		if err != nil {
 			return err
 		}
-		is := p.holding()
+		is, ev := p.holding(), evDispensed
+		if n.Replaces != "" {
+			// an amendment: the notification it replaces is undone, then
+			// this one applied, in one change
+			is, ev = p.lastDispensed(), evDispenseAmend
+			activated := len(is.Notifications) > 0 && is.Notifications[len(is.Notifications)-1].ActivatedNext
+			if err := is.withdraw(d, n.Replaces); err != nil {
+				return err
+			}
+			if err := p.undoCompletion(is, activated); err != nil {
+				return err
+			}
+		}
 		if err := is.dispense(d, b.id, n.Status, n.Updates, now); err != nil {
 			return err
 		}
-		p.record(event{At: now, Event: evDispensed, Issue: is.Number, Status: is.Status, Items: is.itemStatuses(), Org: d.ODS, Role: d.Role, Message: b.id})
+		p.record(event{At: now, Event: ev, Issue: is.Number, Status: is.Status, Items: is.itemStatuses(), Org: d.ODS, Role: d.Role, Message: b.id, Replaces: n.Replaces})
 		p.afterCompletion(is, now)
 		err = s.commit(rq, []store.Change{p.change()}, http.StatusOK, informational("Message Sent"))
 		if errors.Is(err, errConflict) {

@@ -437,3 +437,73 @@ func TestRetriesAnsweredAfterTheStateMovedOn(t *testing.T) {
 		w.expectStatus(r, eps.StatusClaimed)
 	})
 }
+
+// TestDispenseAmendment: a dispense notification with replacementOf
+// replaces the last one, undoing it and applying itself in one change; it
+// is refused, leaving everything as it was, when it does not name the last
+// notification, comes from another dispenser, makes a transition the
+// rules do not allow, or comes after the claim.
+func TestDispenseAmendment(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		w := setup(t, b)
+		r := w.newRx(patNominated, 2)
+		w.withDispenser(r, "FA565")
+		ids := r.itemIDs()
+		amend := func(ods, status string, items map[string]string, replaces string) map[string]any {
+			dn := w.dispenseBody(r, ods, status, items)
+			h := dn["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)
+			h["extension"] = []any{map[string]any{"url": eps.ExtReplacementOf, "valueIdentifier": map[string]any{"system": eps.SystemUUID, "value": replaces}}}
+			return dn
+		}
+		idOf := func(dn map[string]any) string { return get(dn, "identifier", "value").(string) }
+
+		dn1 := w.dispenseBody(r, "FA565", eps.StatusWithDispenserActive, map[string]string{ids[0]: eps.ItemPartial})
+		expect(t, w.do("POST", "/$process-message", dn1), 200, "")
+		w.expectStatus(r, eps.StatusWithDispenserActive, eps.ItemPartial, eps.ItemWithDispenser)
+
+		// the partial supply is amended to a complete one
+		dn2 := amend("FA565", eps.StatusDispensed, all(r, eps.ItemDispensed), strings.ToUpper(idOf(dn1)))
+		expect(t, w.do("POST", "/$process-message", dn2), 200, "")
+		w.expectStatus(r, eps.StatusDispensed, eps.ItemDispensed, eps.ItemDispensed)
+
+		// refusals leave the prescription as it was
+		expect(t, w.do("POST", "/$process-message", amend("FA565", eps.StatusNotDispensed, all(r, eps.ItemNotDispensed), idOf(dn1))), 400, eps.CodeDispenseAmendMismatch)
+		expect(t, w.do("POST", "/$process-message", amend("FX123", eps.StatusNotDispensed, all(r, eps.ItemNotDispensed), idOf(dn2))), 400, eps.CodeWithAnotherDispenser)
+		expect(t, w.do("POST", "/$process-message", amend("FA565", eps.StatusDispensed, all(r, eps.ItemCancelled), idOf(dn2))), 400, eps.CodeInvalidLineStateTransition)
+		expect(t, w.do("POST", "/$process-message", amend("FA565", eps.StatusDispensed, all(r, eps.ItemDispensed), "not-a-uuid")), 400, fhir.CodeInvalidValue)
+		w.expectStatus(r, eps.StatusDispensed, eps.ItemDispensed, eps.ItemDispensed)
+
+		// amended again: nothing was dispensed after all
+		dn3 := amend("FA565", eps.StatusNotDispensed, all(r, eps.ItemNotDispensed), idOf(dn2))
+		expect(t, w.do("POST", "/$process-message", dn3), 200, "")
+		w.expectStatus(r, eps.StatusNotDispensed, eps.ItemNotDispensed, eps.ItemNotDispensed)
+		// a retry of the amendment (same message) is answered, not applied again
+		expect(t, w.do("POST", "/$process-message", dn3), 200, "")
+		w.expectStatus(r, eps.StatusNotDispensed, eps.ItemNotDispensed, eps.ItemNotDispensed)
+		// the history keeps the amendments and what they replaced
+		var amended []string
+		for _, e := range w.track(r)["extension"].([]any) {
+			ex := e.(map[string]any)["extension"].([]any)
+			if get(ex, 0, "valueCode") == "dispense-amended" {
+				for _, x := range ex {
+					if x.(map[string]any)["url"] == "replacementOf" {
+						amended = append(amended, get(x, "valueIdentifier", "value").(string))
+					}
+				}
+			}
+		}
+		if strings.Join(amended, ",") != strings.ToUpper(idOf(dn1))+","+idOf(dn2) {
+			t.Fatalf("amendments in the history: %v", amended)
+		}
+		// a withdrawal now undoes the amendment, back to before the first notification it replaced
+		expect(t, w.withdraw(r, "FA565", idOf(dn3)), 200, "")
+		w.expectStatus(r, eps.StatusWithDispenser, eps.ItemWithDispenser, eps.ItemWithDispenser)
+
+		// once claimed, a notification can no longer be amended
+		dn4 := w.dispenseBody(r, "FA565", eps.StatusDispensed, all(r, eps.ItemDispensed))
+		expect(t, w.do("POST", "/$process-message", dn4), 200, "")
+		expect(t, w.claim(r, "FA565", false), 200, "")
+		expect(t, w.do("POST", "/$process-message", amend("FA565", eps.StatusNotDispensed, all(r, eps.ItemNotDispensed), idOf(dn4))), 400, eps.CodeInvalidStateTransition)
+		w.expectStatus(r, eps.StatusClaimed)
+	})
+}

@@ -110,8 +110,8 @@ func fuzzDispense(short, long, item, status, itemStatus string) map[string]any {
 // FuzzProcessMessage: whatever arrives at $process-message, the service
 // never panics nor fails with a 5xx: it answers 200 or a contract refusal,
 // always with JSON. Seeds (testdata/fuzz and below) are a signed
-// repeat-dispensing order, its cancellation and dispense notifications,
-// so mutations reach deep into validation and the state machine.
+// repeat-dispensing order, its cancellation, dispense notifications and
+// an amendment of one, so mutations reach deep into validation and the state machine.
 func FuzzProcessMessage(f *testing.F) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -151,7 +151,16 @@ func FuzzProcessMessage(f *testing.F) {
 			f.Fatal("seed prescription not set up")
 		}
 		f.Add(fhir.Marshal(fuzzDispense(short, long, item, StatusDispensed, ItemDispensed)))
-		f.Add(fhir.Marshal(fuzzDispense(short, long, item, StatusWithDispenserActive, ItemPartial)))
+		partial := fuzzDispense(short, long, item, StatusWithDispenserActive, ItemPartial)
+		f.Add(fhir.Marshal(partial))
+		// an amendment of a notification that was applied
+		if post("/$process-message", fhir.Marshal(partial)) != 200 {
+			f.Fatal("seed notification not applied")
+		}
+		amendment := fuzzDispense(short, long, item, StatusDispensed, ItemDispensed)
+		amendment["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)["extension"] = []any{map[string]any{
+			"url": ExtReplacementOf, "valueIdentifier": map[string]any{"system": SystemUUID, "value": partial["identifier"].(map[string]any)["value"]}}}
+		f.Add(fhir.Marshal(amendment))
 		f.Add(fhir.Marshal(fuzzDispense(short, long, item, StatusNotDispensed, ItemNotDispensed)))
 		cancel := fuzzOrder(short, long, item, s.now())
 		cancel["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)["eventCoding"] = map[string]any{"code": "prescription-order-update"}

@@ -63,20 +63,23 @@ type event struct {
 	Outcome string    `json:"outcome,omitempty"` // cancellation outcome (R-xxxx)
 	Reason  string    `json:"reason,omitempty"`
 	Item    string    `json:"item,omitempty"`
+	// Replaces: the dispense notification an amendment replaced
+	Replaces string `json:"replaces,omitempty"`
 }
 
 // Events in the history.
 const (
-	evCreated     = "created"
-	evReleased    = "released"
-	evReturned    = "returned"
-	evDispensed   = "dispense-notification"
-	evWithdrawn   = "withdrawn"
-	evClaimed     = "claimed"
-	evClaimAmend  = "claim-amended"
-	evCancel      = "cancellation"
-	evExpired     = "expired"
-	evIssueOpened = "issue-available"
+	evCreated       = "created"
+	evReleased      = "released"
+	evReturned      = "returned"
+	evDispensed     = "dispense-notification"
+	evDispenseAmend = "dispense-amended"
+	evWithdrawn     = "withdrawn"
+	evClaimed       = "claimed"
+	evClaimAmend    = "claim-amended"
+	evCancel        = "cancellation"
+	evExpired       = "expired"
+	evIssueOpened   = "issue-available"
 )
 
 // prescription is the stored record.

@@ -1,6 +1,7 @@
 package eps
 
 import (
+	"strings"
 	"time"
 )
 
@@ -378,7 +379,7 @@ func (is *issue) withdraw(d party, dnID string) error {
 		return refuse(is, "withdraw the dispense notification of")
 	}
 	last := is.Notifications[len(is.Notifications)-1]
-	if dnID != "" && last.ID != "" && dnID != last.ID {
+	if dnID != "" && last.ID != "" && !strings.EqualFold(dnID, last.ID) { // UUIDs: either case
 		return epsError(CodeDispenseAmendMismatch, "the last dispense notification is %s, not %s", last.ID, dnID)
 	}
 	is.Status, is.Completed = last.PrevStatus, last.PrevCompleted

@@ -275,6 +275,9 @@ func (p *prescription) task() map[string]any {
 		if ev.Message != "" {
 			e = append(e, map[string]any{"url": "message", "valueIdentifier": map[string]any{"system": SystemUUID, "value": ev.Message}})
 		}
+		if ev.Replaces != "" {
+			e = append(e, map[string]any{"url": "replacementOf", "valueIdentifier": map[string]any{"system": SystemUUID, "value": ev.Replaces}})
+		}
 		hist = append(hist, map[string]any{"url": ExtStatusEvent, "extension": e})
 	}
 	t["extension"] = hist

@@ -92,9 +92,49 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("PATCH "+Base+"/Patient/{id}", s.handlePatch)
 	mux.HandleFunc("POST "+Base+"/Patient", s.handleCreate)
 	mux.HandleFunc("GET "+Base+"/Patient/{id}/RelatedPerson", s.handleRelated)
-	mux.HandleFunc("GET "+Base+"/metadata", func(w http.ResponseWriter, r *http.Request) {
-		cs := s.eng.CapabilityStatement(s.eng.BaseURL(r))
-		fhir.WriteResource(w, http.StatusOK, cs)
+	mux.HandleFunc("GET "+Base+"/metadata", s.handleMetadata)
+}
+
+// capabilityParams are the search parameters of GET /Patient, as the
+// contract names them (the deprecated address-postcode left out), in the
+// CapabilityStatement's types.
+var capabilityParams = [][2]string{
+	{"family", "string"}, {"given", "string"}, {"gender", "token"}, {"birthdate", "date"}, {"death-date", "date"},
+	{"address-postalcode", "string"}, {"general-practitioner", "token"}, {"email", "token"}, {"phone", "token"},
+	{"_fuzzy-match", "special"}, {"_exact-match", "special"}, {"_history", "special"}, {"_max-results", "number"},
+}
+
+// handleMetadata answers what PDS really serves: Patient read, search,
+// patch and create, and a patient's related people; not the generic
+// engine's interactions (vread, update, delete, history, batch), which
+// PDS does not route.
+func (s *Service) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	if err := fhir.CheckAccept(r); err != nil {
+		fhir.WriteError(w, r, err)
+		return
+	}
+	params := make([]any, 0, len(capabilityParams))
+	for _, p := range capabilityParams {
+		params = append(params, map[string]any{"name": p[0], "type": p[1]})
+	}
+	interactions := []any{}
+	for _, code := range []string{"read", "search-type", "patch", "create"} {
+		interactions = append(interactions, map[string]any{"code": code})
+	}
+	fhir.WriteResource(w, http.StatusOK, map[string]any{
+		"resourceType": "CapabilityStatement", "status": "active", "kind": "instance", "fhirVersion": "4.0.1",
+		"date": "2026-11-25", "publisher": "OpenSpine", "format": []any{"application/fhir+json"},
+		"patchFormat":    []any{"application/json-patch+json"},
+		"software":       map[string]any{"name": "OpenSpine PDS", "version": engine.Version},
+		"implementation": map[string]any{"description": "Personal Demographics Service", "url": s.eng.BaseURL(r)},
+		"rest": []any{map[string]any{"mode": "server", "resource": []any{
+			map[string]any{"type": "Patient", "interaction": interactions, "versioning": "versioned",
+				"updateCreate": false, "conditionalCreate": false, "conditionalUpdate": false,
+				"searchParam": params,
+				"documentation": "Patients by NHS number (the resource id). PATCH needs If-Match; POST registers a patient and allocates an NHS number."},
+			map[string]any{"type": "RelatedPerson",
+				"documentation": "Only as GET /Patient/{nhsNumber}/RelatedPerson: a patient's related people in a searchset Bundle."},
+		}}},
 	})
 }
 

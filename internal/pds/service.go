@@ -130,7 +130,7 @@ func (s *Service) handleMetadata(w http.ResponseWriter, r *http.Request) {
 		"rest": []any{map[string]any{"mode": "server", "resource": []any{
 			map[string]any{"type": "Patient", "interaction": interactions, "versioning": "versioned",
 				"updateCreate": false, "conditionalCreate": false, "conditionalUpdate": false,
-				"searchParam": params,
+				"searchParam":   params,
 				"documentation": "Patients by NHS number (the resource id). PATCH needs If-Match; POST registers a patient and allocates an NHS number."},
 			map[string]any{"type": "RelatedPerson",
 				"documentation": "Only as GET /Patient/{nhsNumber}/RelatedPerson: a patient's related people in a searchset Bundle."},

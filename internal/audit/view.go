@@ -201,9 +201,43 @@ func recordKeys(recs []Record) []store.AuditKey {
 	return keys
 }
 
-// Register mounts GET /audit/FHIR/R4/AuditEvent.
+// Register mounts GET /audit/FHIR/R4/AuditEvent and the view's
+// CapabilityStatement.
 func (v *View) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+ViewBase+"/AuditEvent", v.handleSearch)
+	mux.HandleFunc("GET "+ViewBase+"/metadata", v.handleMetadata)
+}
+
+// handleMetadata states what the view serves: AuditEvent search by the
+// parameters handleSearch takes, nothing else.
+func (v *View) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	if err := fhir.CheckAccept(r); err != nil {
+		fhir.WriteError(w, r, err)
+		return
+	}
+	params := []any{}
+	for _, p := range [][3]string{
+		{"patient", "token", "the patient's NHS number"}, {"agent", "token", "a user (UUID) or an application"},
+		{"organization", "token", "an ODS code"}, {"action", "token", "read, search, create, update, release, ..."},
+		{"date", "date", "a day or instant, or ge/gt/le/lt bounds; repeatable"}, {"_count", "number", "page size"},
+		{"_before", "number", "the next page: records before this index"},
+	} {
+		params = append(params, map[string]any{"name": p[0], "type": p[1], "documentation": p[2]})
+	}
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	fhir.WriteResource(w, http.StatusOK, map[string]any{
+		"resourceType": "CapabilityStatement", "status": "active", "kind": "instance", "fhirVersion": "4.0.1",
+		"date": "2026-11-25", "publisher": "OpenSpine", "format": []any{"application/fhir+json"},
+		"software":       map[string]any{"name": "OpenSpine audit"},
+		"implementation": map[string]any{"description": "The audit trail as AuditEvent resources, for privacy officers and patients", "url": scheme + "://" + r.Host + ViewBase},
+		"rest": []any{map[string]any{"mode": "server", "resource": []any{map[string]any{
+			"type": "AuditEvent", "interaction": []any{map[string]any{"code": "search-type"}}, "searchParam": params,
+			"documentation": "Newest first, paged with _before; with none of patient, agent, organization or action, every record. A patient sees only the accesses to their own record.",
+		}}}},
+	})
 }
 
 func (v *View) handleSearch(w http.ResponseWriter, r *http.Request) {

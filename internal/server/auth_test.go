@@ -194,10 +194,15 @@ func TestAccessControl(t *testing.T) {
 		}
 	}
 	// public routes need no token
-	for _, path := range []string{"/_ping", d + "/metadata", p + "/metadata", "/.well-known/jwks.json"} {
+	for _, path := range []string{"/_ping", d + "/metadata", p + "/metadata", "/.well-known/jwks.json", "/audit/FHIR/R4/metadata"} {
 		if r := c.get(path); r.status != 200 {
 			t.Fatalf("%s without a token: %d", path, r.status)
 		}
+	}
+	// the audit view states what it serves: AuditEvent search, with the parameters it takes
+	if r := c.get("/audit/FHIR/R4/metadata"); r.body["resourceType"] != "CapabilityStatement" ||
+		!strings.Contains(r.raw, `"type":"AuditEvent"`) || !strings.Contains(r.raw, `"search-type"`) || !strings.Contains(r.raw, `"name":"patient"`) {
+		t.Fatalf("audit metadata: %s", r.raw)
 	}
 	// roles: allowed and refused
 	type want struct {
@@ -374,6 +379,16 @@ func TestAuditTrail(t *testing.T) {
 	}
 	c.get(p+"/Patient/"+x.NHSNumber, "Authorization", "Bearer forged.token.here", "X-Request-ID", rid)
 
+	// every search parameter the view's CapabilityStatement lists is taken
+	meta := c.get("/audit/FHIR/R4/metadata")
+	for _, sp := range meta.body["rest"].([]any)[0].(map[string]any)["resource"].([]any)[0].(map[string]any)["searchParam"].([]any) {
+		name := sp.(map[string]any)["name"].(string)
+		value := map[string]string{"patient": x.NHSNumber, "agent": "555021935107", "organization": "Y12345", "action": "read",
+			"date": "ge2020-01-01", "_count": "5", "_before": "1000"}[name]
+		if r := c.get("/audit/FHIR/R4/AuditEvent?"+name+"="+value, "Authorization", "Bearer "+officer); r.status != 200 || value == "" {
+			t.Fatalf("listed parameter %s=%q: %d %s", name, value, r.status, r.raw)
+		}
+	}
 	// the privacy officer sees who read X
 	r := c.get("/audit/FHIR/R4/AuditEvent?patient="+x.NHSNumber, "Authorization", "Bearer "+officer)
 	if r.status != 200 || !strings.Contains(r.raw, "555021935107") || !strings.Contains(r.raw, rid) || !strings.Contains(r.raw, `"action":"R"`) {

@@ -73,12 +73,13 @@ func main() {
 	db := flag.String("db", "", "PostgreSQL URL for spine --db, pointing at a fresh schema via search_path (default: SQLite in a temporary folder)")
 	patients := flag.Int("patients", 5000, "patients to seed with spine seed")
 	items := flag.Int("items", 1, "line items per prescription (1-4)")
-	workers := flag.Int("workers", 64, "concurrent closed-loop workers, each running complete cycles")
+	workers := flag.Int("workers", 64, "concurrent closed-loop workers, each running complete cycles (with --rate: the connections open-loop cycles run on)")
+	rate := flag.Float64("rate", 0, "open loop: start this many cycles a second, evenly spaced, each on a free one of --workers connections; a cycle's latency counts from its scheduled start, so queueing shows (0: closed loop)")
 	duration := flag.Duration("duration", 10*time.Second, "measured duration")
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured warm-up")
 	cpuprof := flag.String("cpuprofile", "", "write the load generator's CPU profile of the measured part to this file")
 	flag.Parse()
-	cpuProfile = *cpuprof
+	cpuProfile, openRate = *cpuprof, *rate
 	ctx, stop := loadgen.Begin("epsbench", *spine, "")
 	defer stop()
 	if err := run(ctx, *spine, *db, *patients, min(max(*items, 1), 4), *workers, *duration, *warmup); err != nil {
@@ -88,6 +89,9 @@ func main() {
 }
 
 var cpuProfile string
+
+// openRate is --rate: cycles started a second in the open loop (0: closed).
+var openRate float64
 
 type bench struct {
 	server               string       // spine's base URL
@@ -102,6 +106,9 @@ type bench struct {
 func run(ctx context.Context, spinePath, db string, nPatients, items, workers int, duration, warmup time.Duration) error {
 	backend, dbArgs := loadgen.Backend(db)
 	fmt.Printf("epsbench: %s, %d patients, %d item(s) per prescription, %d workers, %s measured (+%s warm-up)\n", backend, nPatients, items, workers, duration, warmup)
+	if openRate > 0 {
+		fmt.Printf("open loop: %.1f cycles started a second on up to %d connections; latency from each cycle's scheduled start\n", openRate, workers)
+	}
 	fmt.Printf("CPU: %d cores (GOMAXPROCS %d) shared by the load generator and the spine\n", runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Printf("background: %.2f cores busy before the harness started anything (other tenants)\n", loadgen.Background(2*time.Second))
 	dir, err := os.MkdirTemp("", "epsbench-data-")
@@ -202,11 +209,16 @@ func run(ctx context.Context, spinePath, db string, nPatients, items, workers in
 	fmt.Printf("\nsummary (%s, %d patients seeded, %d workers, %s measured; step rows: requests/s and latency of that step within the cycles):\n\n", backend, nPatients, workers, duration)
 	loadgen.PrintTable(os.Stdout, results, "", "")
 	fmt.Printf("\nspine peak RSS (VmHWM): %.0f MiB\n", float64(rss)/(1<<20))
-	verdict := "MISSED"
-	if cyc.RPS >= 1000 && cyc.Errors == 0 {
-		verdict = "met"
+	if openRate > 0 {
+		fmt.Printf("\nopen loop: %.1f cycles/s offered, %.1f completed (%d errors, %d started late: no connection free at their time); cycle p50 %.2f ms, p99 %.2f ms from the scheduled start\n",
+			openRate, cyc.RPS, cyc.Errors, stats.late, ms(cyc.P50), ms(cyc.P99))
+	} else {
+		verdict := "MISSED"
+		if cyc.RPS >= 1000 && cyc.Errors == 0 {
+			verdict = "met"
+		}
+		fmt.Printf("\ngoal: >= 1,000 complete cycles/s: %.0f cycles/s (%d errors) -> %s\n", cyc.RPS, cyc.Errors, verdict)
 	}
-	fmt.Printf("\ngoal: >= 1,000 complete cycles/s: %.0f cycles/s (%d errors) -> %s\n", cyc.RPS, cyc.Errors, verdict)
 	spine.Stop()
 	fmt.Printf("background after the run: %.2f cores busy (other tenants)\n", loadgen.Background(2*time.Second))
 	return nil
@@ -374,12 +386,42 @@ type collected struct {
 	steps   [6][]time.Duration
 	cycle   []time.Duration
 	errors  int
+	late    int // open loop: cycles that found no free connection at their scheduled time
 	samples []string
 }
 
-// loop runs workers doing cycles back to back for d; stats nil: warm-up.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// loop runs cycles for d; stats nil: warm-up. Closed loop: workers each
+// run cycles back to back. Open loop (openRate > 0): a cycle is scheduled
+// every 1/openRate s and run by a free worker; its latency counts from
+// its scheduled time (no coordinated omission: a late start is waiting
+// the server caused).
 func (b *bench) loop(ctx context.Context, workers int, d time.Duration, stats *collected) {
 	deadline := time.Now().Add(d)
+	// a scheduled cycle: when it should start, and when the scheduler
+	// handed it out (a worker that takes it later found none free)
+	type tick struct{ at, sent time.Time }
+	var schedule chan tick
+	if openRate > 0 {
+		schedule = make(chan tick, 1<<16)
+		go func() {
+			defer close(schedule)
+			every := time.Duration(float64(time.Second) / openRate)
+			for at := time.Now(); at.Before(deadline) && ctx.Err() == nil; at = at.Add(every) {
+				time.Sleep(time.Until(at))
+				select {
+				case schedule <- tick{at, time.Now()}:
+				default: // 65,536 cycles behind: drop, counted as late
+					if stats != nil {
+						stats.mu.Lock()
+						stats.late++
+						stats.mu.Unlock()
+					}
+				}
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -393,11 +435,26 @@ func (b *bench) loop(ctx context.Context, workers int, d time.Duration, stats *c
 			}
 			defer conn.Close()
 			for ctx.Err() == nil && time.Now().Before(deadline) {
+				var scheduled time.Time
+				late := false
+				if schedule != nil {
+					t, ok := <-schedule
+					if !ok {
+						return
+					}
+					scheduled, late = t.at, time.Since(t.sent) > time.Millisecond
+				}
 				err := b.cycle(conn, rng, &ts, false)
+				if !scheduled.IsZero() {
+					ts[6] = time.Since(scheduled)
+				}
 				if stats == nil {
 					continue
 				}
 				stats.mu.Lock()
+				if late {
+					stats.late++
+				}
 				if err != nil {
 					stats.errors++
 					if len(stats.samples) < 5 {

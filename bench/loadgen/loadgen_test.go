@@ -2,6 +2,9 @@ package loadgen
 
 import (
 	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"testing"
 	"time"
@@ -103,5 +106,28 @@ func TestHistogramDiffGivesMeanAndP99Bucket(t *testing.T) {
 	}
 	if y := got[1]; y.Series != "spine_y_seconds" || y.Count != 5 || y.P99 != 1 {
 		t.Errorf("y: %+v", y)
+	}
+}
+
+// TestOpenLoop: in an open loop latency counts from when a request was
+// due, so a server slower than the offered rate shows as growing latency
+// and late requests, where a closed loop would only send less; with
+// enough workers nothing is late and latency is the server's.
+func TestOpenLoop(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+		w.Write([]byte("{}"))
+	}))
+	defer srv.Close()
+	build := func(*rand.Rand) (*http.Request, error) { return http.NewRequest("GET", srv.URL+"/x", nil) }
+	// one worker can serve ~50 a second; 100 are due a second
+	slow := Run(t.Context(), Scenario{Name: "slow", Workers: 1, Rate: 100, Duration: time.Second, Build: build})
+	if slow.Rate != 100 || slow.Late < 20 || slow.Requests > 70 || slow.P99 < 200*time.Millisecond {
+		t.Fatalf("one worker at 100/s: %d requests, %d late, p99 %s", slow.Requests, slow.Late, slow.P99)
+	}
+	// sixteen can serve ~800 a second
+	fast := Run(t.Context(), Scenario{Name: "fast", Workers: 16, Rate: 100, Duration: time.Second, Build: build})
+	if fast.Requests < 80 || fast.Requests > 110 || fast.Late > fast.Requests/10 || fast.P50 > 100*time.Millisecond {
+		t.Fatalf("sixteen workers at 100/s: %d requests, %d late, p50 %s", fast.Requests, fast.Late, fast.P50)
 	}
 }

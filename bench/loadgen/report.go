@@ -24,6 +24,9 @@ func PrintResult(w io.Writer, r Result) {
 	fmt.Fprintf(w, "  %s: %.0f %s/s over %s (%d requests, %d errors); latency ms p50 %s p90 %s p99 %s max %s; CPU cores: generator %.2f, server %.2f, machine %.2f (other %.2f)\n",
 		r.Name, r.RPS, unit, r.Elapsed.Round(time.Millisecond), r.Requests, r.Errors,
 		ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), r.ClientCPU, r.ServerCPU, r.MachineCPU, max(0, r.MachineCPU-r.ClientCPU-r.ServerCPU))
+	if r.Rate > 0 {
+		fmt.Fprintf(w, "    open loop: %.0f/s offered, %d due while no worker was free; latency counted from when each was due\n", r.Rate, r.Late)
+	}
 	for _, e := range r.ErrorText {
 		fmt.Fprintf(w, "    error: %.500s\n", strings.TrimSpace(e))
 	}

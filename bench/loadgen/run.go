@@ -59,10 +59,15 @@ func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 // Builder makes the next request of a worker; rng is the worker's own.
 type Builder func(rng *rand.Rand) (*http.Request, error)
 
-// Scenario is one closed-loop measurement.
+// Scenario is one measurement: a closed loop (Workers send back to back)
+// or, with Rate, an open loop.
 type Scenario struct {
-	Name     string
-	Workers  int
+	Name    string
+	Workers int
+	// Rate > 0: an open loop: a request is due every 1/Rate s and sent by
+	// a free one of the Workers; its latency counts from when it was due
+	// (Schedule).
+	Rate     float64
 	Duration time.Duration // measured part
 	Warmup   time.Duration // unmeasured part before it (connections, caches)
 	Auth     string        // an Authorization header line sent with every request ("": none)
@@ -86,6 +91,10 @@ type Result struct {
 	ClientCPU, ServerCPU, MachineCPU float64
 	// Unit names what RPS counts when it is not requests (e.g. resources).
 	Unit string
+	// Rate is the open loop's offered rate (0: closed loop); Late counts
+	// the requests that were due while no worker was free.
+	Rate float64
+	Late int
 }
 
 const maxErrorSamples = 5
@@ -106,8 +115,8 @@ func Run(ctx context.Context, sc Scenario) Result {
 		runLoop(ctx, sc, sc.Warmup, seed, false)
 	}
 	m := startMeter(sc.Server)
-	ws := runLoop(ctx, sc, sc.Duration, seed+1000, true)
-	res := Result{Name: sc.Name, Workers: sc.Workers}
+	ws, late := runLoop(ctx, sc, sc.Duration, seed+1000, true)
+	res := Result{Name: sc.Name, Workers: sc.Workers, Rate: sc.Rate, Late: late}
 	m.stop(&res)
 	var all []time.Duration
 	for _, w := range ws {
@@ -152,9 +161,13 @@ func (m *meter) stop(res *Result) {
 	}
 }
 
-func runLoop(ctx context.Context, sc Scenario, d time.Duration, seed uint64, record bool) []*worker {
+func runLoop(ctx context.Context, sc Scenario, d time.Duration, seed uint64, record bool) (ws []*worker, late int) {
 	deadline := time.Now().Add(d)
-	ws := make([]*worker, sc.Workers)
+	var schedule *Schedule
+	if sc.Rate > 0 {
+		schedule = NewSchedule(ctx, sc.Rate, deadline)
+	}
+	ws = make([]*worker, sc.Workers)
 	var wg sync.WaitGroup
 	for i := range ws {
 		w := &worker{}
@@ -185,6 +198,13 @@ func runLoop(ctx context.Context, sc Scenario, d time.Duration, seed uint64, rec
 					}
 				}
 				t0 := time.Now()
+				if schedule != nil {
+					due, ok := schedule.Next()
+					if !ok {
+						return
+					}
+					t0 = due
+				}
 				status, body, err := do(conn, req, sc.Auth)
 				lat := time.Since(t0)
 				if record {
@@ -200,10 +220,13 @@ func runLoop(ctx context.Context, sc Scenario, d time.Duration, seed uint64, rec
 		}()
 	}
 	wg.Wait()
-	if !record {
-		return nil
+	if schedule != nil {
+		late = schedule.Late()
 	}
-	return ws
+	if !record {
+		return nil, late
+	}
+	return ws, late
 }
 
 func (w *worker) fail(msg string) {

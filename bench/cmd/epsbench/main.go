@@ -399,28 +399,9 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // the server caused).
 func (b *bench) loop(ctx context.Context, workers int, d time.Duration, stats *collected) {
 	deadline := time.Now().Add(d)
-	// a scheduled cycle: when it should start, and when the scheduler
-	// handed it out (a worker that takes it later found none free)
-	type tick struct{ at, sent time.Time }
-	var schedule chan tick
+	var schedule *loadgen.Schedule
 	if openRate > 0 {
-		schedule = make(chan tick, 1<<16)
-		go func() {
-			defer close(schedule)
-			every := time.Duration(float64(time.Second) / openRate)
-			for at := time.Now(); at.Before(deadline) && ctx.Err() == nil; at = at.Add(every) {
-				time.Sleep(time.Until(at))
-				select {
-				case schedule <- tick{at, time.Now()}:
-				default: // 65,536 cycles behind: drop, counted as late
-					if stats != nil {
-						stats.mu.Lock()
-						stats.late++
-						stats.mu.Unlock()
-					}
-				}
-			}
-		}()
+		schedule = loadgen.NewSchedule(ctx, openRate, deadline)
 	}
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -436,13 +417,12 @@ func (b *bench) loop(ctx context.Context, workers int, d time.Duration, stats *c
 			defer conn.Close()
 			for ctx.Err() == nil && time.Now().Before(deadline) {
 				var scheduled time.Time
-				late := false
 				if schedule != nil {
-					t, ok := <-schedule
+					due, ok := schedule.Next()
 					if !ok {
 						return
 					}
-					scheduled, late = t.at, time.Since(t.sent) > time.Millisecond
+					scheduled = due
 				}
 				err := b.cycle(conn, rng, &ts, false)
 				if !scheduled.IsZero() {
@@ -452,9 +432,6 @@ func (b *bench) loop(ctx context.Context, workers int, d time.Duration, stats *c
 					continue
 				}
 				stats.mu.Lock()
-				if late {
-					stats.late++
-				}
 				if err != nil {
 					stats.errors++
 					if len(stats.samples) < 5 {
@@ -471,6 +448,9 @@ func (b *bench) loop(ctx context.Context, workers int, d time.Duration, stats *c
 		}()
 	}
 	wg.Wait()
+	if schedule != nil && stats != nil {
+		stats.late = schedule.Late()
+	}
 }
 
 // cycle runs one complete prescription cycle on conn, recording each

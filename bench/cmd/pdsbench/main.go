@@ -40,7 +40,8 @@ func main() {
 	patients := flag.Int("patients", 1000000, "patients to seed with spine seed (use e.g. 50000 for a quick run)")
 	seed := flag.Int64("seed", 1, "population seed (spine seed --seed)")
 	sample := flag.Int("sample", 100000, "patients of the population kept in memory to draw requests from (spread over all of it)")
-	workers := flag.Int("workers", 64, "concurrent closed-loop workers per scenario")
+	workers := flag.Int("workers", 64, "concurrent closed-loop workers per scenario (with --rate: the connections of the open loop)")
+	rate := flag.Float64("rate", 0, "open loop for the 64-worker scenarios: this many requests due a second, sent by free workers, latency counted from when each was due (0: closed loop), e.g. to compare audit on and off at one load")
 	lightWorkers := flag.Int("light-workers", 4, "workers of the extra light-load search runs (latency without queueing behind 64 clients; 0: skip them)")
 	duration := flag.Duration("duration", 10*time.Second, "measured duration of each scenario")
 	warmup := flag.Duration("warmup", time.Second, "unmeasured warm-up before each scenario")
@@ -55,7 +56,7 @@ func main() {
 	flag.Parse()
 	ctx, stop := loadgen.Begin("pdsbench", *spine, *baselineAddr)
 	defer stop()
-	cfg := config{spine: *spine, patients: *patients, seed: *seed, sample: *sample, workers: *workers, lightWorkers: *lightWorkers,
+	cfg := config{spine: *spine, patients: *patients, seed: *seed, sample: *sample, workers: *workers, rate: *rate, lightWorkers: *lightWorkers,
 		duration: *duration, warmup: *warmup, db: *db, dataDir: *dataDir, reuse: *reuse, auditFrom: *auditFrom, spineArgs: spineArgs, only: *only}
 	if err := run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "pdsbench:", err)
@@ -68,6 +69,7 @@ type config struct {
 	patients, sample int
 	seed             int64
 	workers          int
+	rate             float64 // open loop: requests due a second (0: closed loop)
 	lightWorkers     int
 	duration, warmup time.Duration
 	db               string // PostgreSQL URL; empty for SQLite
@@ -197,10 +199,10 @@ func run(ctx context.Context, cfg config) error {
 		sc  loadgen.Scenario
 	}
 	all := []keyed{
-		{"read", loadgen.Scenario{Name: readName, Build: read, Server: spine, Workers: cfg.workers}},
-		{"baseline", loadgen.Scenario{Name: baseName, Build: baseline, Server: base, Workers: cfg.workers}},
-		{"exact", loadgen.Scenario{Name: exactName, Build: exact, Server: spine, Workers: cfg.workers}},
-		{"fuzzy", loadgen.Scenario{Name: fuzzyName, Build: fuzzy, Server: spine, Workers: cfg.workers}},
+		{"read", loadgen.Scenario{Name: readName, Build: read, Server: spine, Workers: cfg.workers, Rate: cfg.rate}},
+		{"baseline", loadgen.Scenario{Name: baseName, Build: baseline, Server: base, Workers: cfg.workers, Rate: cfg.rate}},
+		{"exact", loadgen.Scenario{Name: exactName, Build: exact, Server: spine, Workers: cfg.workers, Rate: cfg.rate}},
+		{"fuzzy", loadgen.Scenario{Name: fuzzyName, Build: fuzzy, Server: spine, Workers: cfg.workers, Rate: cfg.rate}},
 	}
 	if cfg.lightWorkers > 0 {
 		// The searches again at light load: their latency without queueing

@@ -57,7 +57,14 @@ func PrintTable(w io.Writer, rs []Result, readByID, baseline string) {
 		}
 	}
 	fmt.Fprintln(w, "\nCPU columns: cores busy during the measured part; gen = the load generator process, server = the measured server process (spine or baseline, not PostgreSQL), machine = every process on the machine.")
-	if read > 0 && base > 0 {
+	open := false
+	for _, r := range rs {
+		open = open || r.Rate > 0
+	}
+	switch {
+	case open:
+		fmt.Fprintln(w, "\nOpen loop: each scenario was offered the same rate; throughput shows only whether it kept up, latency counts from when each request was due.")
+	case read > 0 && base > 0:
 		fmt.Fprintf(w, "\nread by id / bare baseline (requests/s): %.0f / %.0f = %.1f%%\n", read, base, 100*read/base)
 	}
 }

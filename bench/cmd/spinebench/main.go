@@ -28,7 +28,8 @@ func main() {
 	orgs := flag.Int("orgs", 100000, "organisations to load before the measurements")
 	perBundle := flag.Int("bundle", 500, "entries per transaction Bundle in the load phase")
 	loaders := flag.Int("loaders", 4, "concurrent loaders in the load phase")
-	workers := flag.Int("workers", 64, "concurrent closed-loop workers per scenario")
+	workers := flag.Int("workers", 64, "concurrent closed-loop workers per scenario (with --rate: the connections of the open loop)")
+	rate := flag.Float64("rate", 0, "open loop for the --workers scenarios: this many requests due a second, sent by free workers, latency counted from when each was due (0: closed loop)")
 	duration := flag.Duration("duration", 10*time.Second, "measured duration of each scenario")
 	warmup := flag.Duration("warmup", time.Second, "unmeasured warm-up before each scenario")
 	lightWorkers := flag.Int("light-workers", 4, "workers of the extra light-load search runs (service time without queueing; 0: skip them)")
@@ -40,7 +41,7 @@ func main() {
 	flag.Parse()
 	ctx, stop := loadgen.Begin("spinebench", *spine, *baselineAddr)
 	defer stop()
-	cfg := config{db: *db, orgs: *orgs, perBundle: *perBundle, loaders: *loaders, workers: *workers,
+	cfg := config{db: *db, orgs: *orgs, perBundle: *perBundle, loaders: *loaders, workers: *workers, rate: *rate,
 		duration: *duration, warmup: *warmup, perfDir: *perfDir, keepData: *keepData, waitIdle: *waitIdle, authMode: *authMode, lightWorkers: *lightWorkers}
 	if err := run(ctx, *spine, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "spinebench:", err)
@@ -52,6 +53,7 @@ type config struct {
 	db                       string
 	orgs, perBundle, loaders int
 	workers, lightWorkers    int
+	rate                     float64 // open loop: requests due a second (0: closed loop)
 	duration, warmup         time.Duration
 	perfDir                  string
 	keepData                 bool
@@ -161,7 +163,7 @@ func run(ctx context.Context, spinePath string, cfg config) error {
 		}
 		sc := s.sc
 		if sc.Workers == 0 {
-			sc.Workers = cfg.workers
+			sc.Workers, sc.Rate = cfg.workers, cfg.rate
 		}
 		sc.Duration, sc.Warmup, sc.Auth = cfg.duration, cfg.warmup, loadgen.Bearer(spine.Token)
 		fmt.Printf("\n%s %s, %d workers\n", s.label, sc.Name, sc.Workers)

@@ -134,7 +134,9 @@ func parseNotice(b *bundle) (*notice, error) {
 	return n, nil
 }
 
-// processDispense applies a dispense notification.
+// processDispense applies a dispense notification, or an amendment of
+// the last one (MessageHeader replacementOf): that one undone exactly as
+// a withdrawal undoes it, and this one applied, in one change.
 func (s *Service) processDispense(rq *request, b *bundle) error {
 	ctx := rq.ctx()
 	n, err := parseNotice(b)

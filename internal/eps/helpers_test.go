@@ -216,22 +216,7 @@ func (w *world) do(method, path string, body any, headers ...string) resp {
 func code(r resp) string { return fhirtest.Code(r.body) }
 
 // get walks decoded JSON by keys and indexes.
-func get(v any, path ...any) any {
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			m, _ := v.(map[string]any)
-			v = m[k]
-		case int:
-			a, _ := v.([]any)
-			if k >= len(a) {
-				return nil
-			}
-			v = a[k]
-		}
-	}
-	return v
-}
+var get = fhirtest.Get
 
 func expect(t testing.TB, r resp, status int, want string) {
 	t.Helper()

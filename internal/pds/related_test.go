@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/fhirtest"
 	"github.com/openspine/openspine/internal/pds"
 	"github.com/openspine/openspine/internal/store/storetest"
 )
@@ -193,13 +194,13 @@ func TestMetadata(t *testing.T) {
 		c, _, _ := setup(t, b)
 		r := c.get("/metadata")
 		expect(t, r, 200, "")
-		res := get(r.body, "rest", 0, "resource").([]any)
+		res := fhirtest.Get(r.body, "rest", 0, "resource").([]any)
 		patient := res[0].(map[string]any)
 		var codes []string
 		for _, i := range patient["interaction"].([]any) {
 			codes = append(codes, i.(map[string]any)["code"].(string))
 		}
-		if patient["type"] != "Patient" || strings.Join(codes, ",") != "read,search-type,patch,create" || get(r.body, "rest", 0, "interaction") != nil {
+		if patient["type"] != "Patient" || strings.Join(codes, ",") != "read,search-type,patch,create" || fhirtest.Get(r.body, "rest", 0, "interaction") != nil {
 			t.Fatalf("metadata: %s", r.raw)
 		}
 		// claimed: routed (a refusal of the body is fine, not a missing route)
@@ -239,21 +240,4 @@ func TestMetadata(t *testing.T) {
 			}
 		}
 	})
-}
-
-func get(v any, path ...any) any {
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			m, _ := v.(map[string]any)
-			v = m[k]
-		case int:
-			a, _ := v.([]any)
-			if k >= len(a) {
-				return nil
-			}
-			v = a[k]
-		}
-	}
-	return v
 }

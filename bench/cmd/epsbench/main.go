@@ -187,7 +187,7 @@ func run(ctx context.Context, spinePath, db string, nPatients, items, workers in
 		pprof.StopCPUProfile()
 	}
 	cyc := loadgen.Result{Name: fmt.Sprintf("complete cycle (%d item)", items), Workers: workers, Unit: "cycles",
-		Requests: len(stats.cycle) + stats.errors, Errors: stats.errors, ErrorText: stats.samples}
+		Requests: len(stats.cycle) + stats.errors, Errors: stats.errors, ErrorText: stats.samples, Rate: openRate, Late: stats.late}
 	m.Stop(&cyc)
 	cyc.RPS = float64(len(stats.cycle)) / cyc.Elapsed.Seconds()
 	cyc.P50, cyc.P90, cyc.P99, cyc.Max = loadgen.Percentiles(stats.cycle)

@@ -43,6 +43,8 @@ commands:
   token     print an access token for a development instance (spine serve --dev)
   audit     verify the audit log against its signed checkpoints (audit verify), or export them (audit export)
   app       register an application (app register --file app.json) or show one (app show ID)
+  prescriber-key  make a development signing key for a prescribing role and register it in the directory (--role ID)
+  sign      sign a $prepare digest with that key, for a prescription's Provenance (--role ID --digest B64)
   version   print the version
 
 Run "spine <command> -h" for the flags of a command.
@@ -65,6 +67,10 @@ func main() {
 		err = tokenCmd(os.Args[2:])
 	case "app":
 		err = appCmd(os.Args[2:])
+	case "prescriber-key":
+		err = prescriberKeyCmd(os.Args[2:])
+	case "sign":
+		err = signCmd(os.Args[2:])
 	case "audit":
 		err = auditCmd(os.Args[2:])
 	case "version":

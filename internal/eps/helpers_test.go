@@ -421,23 +421,9 @@ func signWith(role, digest string) string {
 
 // addSignature adds the Provenance carrying a signature.
 func addSignature(b map[string]any, data, when string) {
-	entries := b["entry"].([]any)
-	var roleRef string
-	var targets []any
-	for _, e := range entries {
-		res := e.(map[string]any)["resource"].(map[string]any)
-		if res["resourceType"] == "MedicationRequest" {
-			roleRef = res["requester"].(map[string]any)["reference"].(string)
-			targets = append(targets, map[string]any{"reference": e.(map[string]any)["fullUrl"]})
-		}
+	if err := eps.AddSignature(b, data, when); err != nil {
+		panic(err)
 	}
-	b["entry"] = append(entries, map[string]any{"fullUrl": "urn:uuid:" + trace.NewUUID(), "resource": map[string]any{
-		"resourceType": "Provenance", "target": targets, "recorded": when,
-		"agent": []any{map[string]any{"who": map[string]any{"reference": roleRef}}},
-		"signature": []any{map[string]any{
-			"type": []any{map[string]any{"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.1"}},
-			"when": when, "who": map[string]any{"reference": roleRef}, "data": data}},
-	}})
 }
 
 // signed is the order message prepared and signed by the prescriber.

@@ -21,6 +21,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/openspine/openspine/internal/fhir"
+	"github.com/openspine/openspine/internal/trace"
 )
 
 // Signature algorithms a prescriber's key may use.
@@ -395,4 +396,38 @@ func ParseSigningKey(s string) (crypto.PublicKey, error) {
 		return k, nil
 	}
 	return nil, fmt.Errorf("signing key: %T keys are not supported (P-256 ECDSA or RSA)", key)
+}
+
+// AddSignature adds to a prescription-order Bundle the Provenance that
+// carries its signature, as a prescribing system does after $prepare:
+// data is Provenance.signature.data (see verifySignature), when the
+// timestamp $prepare answered; the signer and agent are the requester of
+// the MedicationRequests, and every MedicationRequest is a target. An
+// error when the Bundle holds no MedicationRequest with a requester.
+func AddSignature(bundle map[string]any, data, when string) error {
+	entries, _ := bundle["entry"].([]any)
+	var roleRef string
+	var targets []any
+	for _, e := range entries {
+		em, _ := e.(map[string]any)
+		res, _ := em["resource"].(map[string]any)
+		if res["resourceType"] != "MedicationRequest" {
+			continue
+		}
+		if ref := str(obj(res, "requester"), "reference"); ref != "" {
+			roleRef = ref
+		}
+		targets = append(targets, map[string]any{"reference": em["fullUrl"]})
+	}
+	if roleRef == "" {
+		return errors.New("the Bundle has no MedicationRequest with a requester to sign for")
+	}
+	bundle["entry"] = append(entries, map[string]any{"fullUrl": "urn:uuid:" + trace.NewUUID(), "resource": map[string]any{
+		"resourceType": "Provenance", "target": targets, "recorded": when,
+		"agent": []any{map[string]any{"who": map[string]any{"reference": roleRef}}},
+		"signature": []any{map[string]any{
+			"type": []any{map[string]any{"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.1"}},
+			"when": when, "who": map[string]any{"reference": roleRef}, "data": data}},
+	}})
+	return nil
 }

@@ -330,7 +330,12 @@ func newBodies(items int) (*bodies, error) {
 		body func() obj
 	}{
 		{&b.prepare, func() obj { return order }},
-		{&b.order, func() obj { addSignature(id, order, slot("sig"), slot("when")); return order }},
+		{&b.order, func() obj {
+			if err := eps.AddSignature(order, slot("sig"), slot("when")); err != nil {
+				panic(err)
+			}
+			return order
+		}},
 		{&b.release, func() obj { return releaseBody(short) }},
 		{&b.dispense, func() obj { return dispenseBundle(id, now, nhs, short, long, itemIDs) }},
 		{&b.claim, func() obj { return claimBody(id, now, nhs, short, long, itemIDs) }},
@@ -596,27 +601,6 @@ func orderBundle(id func() string, now, nhs, short, long string, itemIDs []strin
 	)
 	return obj{"resourceType": "Bundle", "id": id(), "type": "message",
 		"identifier": ident(eps.SystemUUID, id()), "entry": entries}
-}
-
-// addSignature adds the Provenance carrying the signature.
-func addSignature(id func() string, b obj, data, when string) {
-	entries := b["entry"].([]any)
-	var roleRef string
-	var targets []any
-	for _, e := range entries {
-		res := e.(obj)["resource"].(obj)
-		if res["resourceType"] == "MedicationRequest" {
-			roleRef = res["requester"].(obj)["reference"].(string)
-			targets = append(targets, obj{"reference": e.(obj)["fullUrl"]})
-		}
-	}
-	b["entry"] = append(entries, obj{"fullUrl": "urn:uuid:" + id(), "resource": obj{
-		"resourceType": "Provenance", "target": targets, "recorded": when,
-		"agent": []any{obj{"who": obj{"reference": roleRef}}},
-		"signature": []any{obj{
-			"type": []any{coding("urn:iso-astm:E1762-95:2013", "1.2.840.10065.1.12.1.1")},
-			"when": when, "who": obj{"reference": roleRef}, "data": data}},
-	}})
 }
 
 func releaseBody(short string) obj {

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -108,22 +109,82 @@ func prescriberKeyCmd(args []string) error {
 // the role's key made by prescriber-key and prints the value of the
 // Provenance's signature.data: base64 of the raw ECDSA signature (ASN.1
 // DER) over the 32 digest bytes, as a signing service that signs a digest
-// answers (docs/api/eps.md, Signing).
+// answers (docs/api/eps.md, Signing). With --bundle and --prepared it
+// takes the digest and timestamp from $prepare's answer and prints the
+// prescription-order Bundle with its signature's Provenance added.
 func signCmd(args []string) error {
 	fs := flag.NewFlagSet("sign", flag.ExitOnError)
 	data := fs.String("data", env("SPINE_DATA", "./spine-data"), "data folder holding keys/prescriber-ROLE.pem [SPINE_DATA]")
 	role := fs.String("role", "", "the PractitionerRole whose key signs (spine prescriber-key)")
 	digest := fs.String("digest", "", "the digest $prepare answered (base64 of 32 bytes)")
+	bundle := fs.String("bundle", "", "a prescription-order Bundle (JSON file) to sign, with --prepared")
+	prepared := fs.String("prepared", "", "the Parameters $prepare answered for that Bundle (JSON file)")
 	fs.Parse(args)
-	if *role == "" || *digest == "" || filepath.Base(*role) != *role {
-		return errors.New("usage: spine sign --role ROLE_PROFILE_ID --digest BASE64 [--data DIR]")
+	if *role == "" || filepath.Base(*role) != *role || (*digest == "") == (*bundle == "" || *prepared == "") {
+		return errors.New("usage: spine sign --role ROLE_PROFILE_ID (--digest BASE64 | --bundle order.json --prepared prepared.json) [--data DIR]")
 	}
-	sig, err := signDigest(*data, *role, *digest)
+	if *digest != "" {
+		sig, err := signDigest(*data, *role, *digest)
+		if err != nil {
+			return err
+		}
+		fmt.Println(sig)
+		return nil
+	}
+	signed, err := signBundle(*data, *role, *bundle, *prepared)
 	if err != nil {
 		return err
 	}
-	fmt.Println(sig)
+	fmt.Println(string(signed))
 	return nil
+}
+
+// signBundle signs the prescription-order Bundle in file bundle with the
+// digest and timestamp of $prepare's answer in file prepared, and returns
+// the Bundle with the signature's Provenance.
+func signBundle(dataDir, role, bundle, prepared string) ([]byte, error) {
+	raw, err := os.ReadFile(bundle)
+	if err != nil {
+		return nil, err
+	}
+	b, err := fhir.DecodeResource(raw, "Bundle")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", bundle, err)
+	}
+	raw, err = os.ReadFile(prepared)
+	if err != nil {
+		return nil, err
+	}
+	var params struct {
+		ResourceType string `json:"resourceType"`
+		Parameter    []struct {
+			Name        string `json:"name"`
+			ValueString string `json:"valueString"`
+		} `json:"parameter"`
+	}
+	if err := json.Unmarshal(raw, &params); err != nil || params.ResourceType != "Parameters" {
+		return nil, fmt.Errorf("%s is not the Parameters $prepare answers (%v)", prepared, err)
+	}
+	var digest, when string
+	for _, p := range params.Parameter {
+		switch p.Name {
+		case "digest":
+			digest = p.ValueString
+		case "timestamp":
+			when = p.ValueString
+		}
+	}
+	if digest == "" || when == "" {
+		return nil, fmt.Errorf("%s has no digest and timestamp", prepared)
+	}
+	sig, err := signDigest(dataDir, role, digest)
+	if err != nil {
+		return nil, err
+	}
+	if err := eps.AddSignature(b, sig, when); err != nil {
+		return nil, fmt.Errorf("%s: %w", bundle, err)
+	}
+	return fhir.Marshal(b), nil
 }
 
 // signDigest signs a base64 $prepare digest with role's key in dataDir

@@ -52,7 +52,7 @@ func main() {
 	reuse := flag.Bool("reuse", false, "with --data: do not seed, the folder was seeded before with the same --patients and --seed")
 	baselineAddr := flag.String("serve-baseline", "", "internal: run the bare baseline server on this address")
 	auditFrom := flag.String("audit-from", "", "with --data: before serving, replace the folder's audit.db with a copy of this file, so that every run of an A/B starts from the same audit log and index (with --reuse the log otherwise grows run by run, and later runs index into a larger tree)")
-	only := flag.String("only", "", "run only these scenarios (comma-separated: read, baseline, exact, fuzzy; default all), e.g. for A/B runs of one")
+	only := flag.String("only", "", "run only these scenarios (comma-separated: read, baseline, exact, fuzzy, related; default all), e.g. for A/B runs of one")
 	flag.Parse()
 	ctx, stop := loadgen.Begin("pdsbench", *spine, *baselineAddr)
 	defer stop()
@@ -179,6 +179,9 @@ func run(ctx context.Context, cfg config) error {
 	read := func(rng *rand.Rand) (*http.Request, error) {
 		return get(pdsURL + "/Patient/" + pick(rng).nhs)
 	}
+	related := func(rng *rand.Rand) (*http.Request, error) {
+		return get(pdsURL + "/Patient/" + pick(rng).nhs + "/RelatedPerson")
+	}
 	baseline := func(rng *rand.Rand) (*http.Request, error) {
 		return get(base.URL + "/baseline")
 	}
@@ -203,6 +206,7 @@ func run(ctx context.Context, cfg config) error {
 		{"baseline", loadgen.Scenario{Name: baseName, Build: baseline, Server: base, Workers: cfg.workers, Rate: cfg.rate}},
 		{"exact", loadgen.Scenario{Name: exactName, Build: exact, Server: spine, Workers: cfg.workers, Rate: cfg.rate}},
 		{"fuzzy", loadgen.Scenario{Name: fuzzyName, Build: fuzzy, Server: spine, Workers: cfg.workers, Rate: cfg.rate}},
+		{"related", loadgen.Scenario{Name: "related people Patient/{nhs}/RelatedPerson", Build: related, Server: spine, Workers: cfg.workers, Rate: cfg.rate}},
 	}
 	if cfg.lightWorkers > 0 {
 		// The searches again at light load: their latency without queueing

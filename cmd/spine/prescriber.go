@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -70,16 +69,13 @@ func prescriberKeyCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		return err
-	}
 	priv, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return err
 	}
-	ext, _ := res["extension"].([]any)
-	res["extension"] = append(ext, map[string]any{"url": eps.ExtSigningKey, "valueString": base64.StdEncoding.EncodeToString(pub)})
+	if err := eps.AddSigningKey(res, &key.PublicKey); err != nil {
+		return err
+	}
 	if _, err := eps.PrescriberFromRole(res); err != nil { // as EPS will read it
 		return err
 	}
@@ -155,27 +151,9 @@ func signBundle(dataDir, role, bundle, prepared string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var params struct {
-		ResourceType string `json:"resourceType"`
-		Parameter    []struct {
-			Name        string `json:"name"`
-			ValueString string `json:"valueString"`
-		} `json:"parameter"`
-	}
-	if err := json.Unmarshal(raw, &params); err != nil || params.ResourceType != "Parameters" {
-		return nil, fmt.Errorf("%s is not the Parameters $prepare answers (%v)", prepared, err)
-	}
-	var digest, when string
-	for _, p := range params.Parameter {
-		switch p.Name {
-		case "digest":
-			digest = p.ValueString
-		case "timestamp":
-			when = p.ValueString
-		}
-	}
-	if digest == "" || when == "" {
-		return nil, fmt.Errorf("%s has no digest and timestamp", prepared)
+	digest, when, err := eps.ParsePrepared(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", prepared, err)
 	}
 	sig, err := signDigest(dataDir, role, digest)
 	if err != nil {

@@ -50,3 +50,31 @@ func TestAdapters(t *testing.T) {
 		t.Fatal("inactive role")
 	}
 }
+
+// TestAddSigningKeyAndParsePrepared: a key added to a role is read back
+// by PrescriberFromRole, beside the one it held; ParsePrepared reads
+// $prepare's Parameters and refuses anything else.
+func TestAddSigningKeyAndParsePrepared(t *testing.T) {
+	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	role := map[string]any{"resourceType": "PractitionerRole", "id": "555021936108"}
+	for _, k := range []*ecdsa.PrivateKey{k1, k2} {
+		if err := AddSigningKey(role, &k.PublicKey); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := PrescriberFromRole(role)
+	if err != nil || len(p.Keys) != 2 || !k1.PublicKey.Equal(p.Keys[0]) || !k2.PublicKey.Equal(p.Keys[1]) {
+		t.Fatalf("keys read back: %v %v", p, err)
+	}
+	d, when, err := ParsePrepared([]byte(`{"resourceType":"Parameters","parameter":[{"name":"digest","valueString":"abc="},{"name":"timestamp","valueString":"2026-11-25T10:00:00+00:00"},{"name":"algorithm","valueString":"ES256"}]}`))
+	if err != nil || d != "abc=" || when != "2026-11-25T10:00:00+00:00" {
+		t.Fatalf("prepared: %q %q %v", d, when, err)
+	}
+	for _, bad := range []string{`{"resourceType":"Parameters","parameter":[{"name":"digest","valueString":"abc="}]}`,
+		`{"resourceType":"OperationOutcome","parameter":[{"name":"digest","valueString":"a"},{"name":"timestamp","valueString":"t"}]}`, `[]`} {
+		if _, _, err := ParsePrepared([]byte(bad)); err == nil {
+			t.Fatalf("accepted %s", bad)
+		}
+	}
+}

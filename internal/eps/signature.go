@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -430,4 +431,44 @@ func AddSignature(bundle map[string]any, data, when string) error {
 			"when": when, "who": map[string]any{"reference": roleRef}, "data": data}},
 	}})
 	return nil
+}
+
+// AddSigningKey registers pub on a directory PractitionerRole resource: an
+// ExtSigningKey extension holding its base64 DER SubjectPublicKeyInfo
+// (what ParseSigningKey reads back), beside any key the role holds.
+func AddSigningKey(role map[string]any, pub crypto.PublicKey) error {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return err
+	}
+	ext, _ := role["extension"].([]any)
+	role["extension"] = append(ext, map[string]any{"url": ExtSigningKey, "valueString": base64.StdEncoding.EncodeToString(der)})
+	return nil
+}
+
+// ParsePrepared reads what $prepare answered (handlePrepare's Parameters):
+// the digest to sign (base64) and the signing time, for the Provenance.
+func ParsePrepared(data []byte) (digest, timestamp string, err error) {
+	var params struct {
+		ResourceType string `json:"resourceType"`
+		Parameter    []struct {
+			Name        string `json:"name"`
+			ValueString string `json:"valueString"`
+		} `json:"parameter"`
+	}
+	if err := json.Unmarshal(data, &params); err != nil {
+		return "", "", fmt.Errorf("not the Parameters $prepare answers: %w", err)
+	}
+	for _, p := range params.Parameter {
+		switch p.Name {
+		case "digest":
+			digest = p.ValueString
+		case "timestamp":
+			timestamp = p.ValueString
+		}
+	}
+	if params.ResourceType != "Parameters" || digest == "" || timestamp == "" {
+		return "", "", errors.New("not the Parameters $prepare answers: a digest and a timestamp are needed")
+	}
+	return digest, timestamp, nil
 }

@@ -26,7 +26,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -242,10 +241,6 @@ func patients(seed int64, n int) []string {
 // registerKey adds the public key to the prescriber's PractitionerRole
 // (read, add the extension, PUT back).
 func registerKey(ctx context.Context, c *http.Client, dirURL string, pub *ecdsa.PublicKey) error {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return err
-	}
 	u := dirURL + "/PractitionerRole/" + prescriberRole
 	status, body, err := send(ctx, c, http.MethodGet, u, nil)
 	if err != nil || status != 200 {
@@ -255,8 +250,9 @@ func registerKey(ctx context.Context, c *http.Client, dirURL string, pub *ecdsa.
 	if err := json.Unmarshal(body, &role); err != nil {
 		return err
 	}
-	ext, _ := role["extension"].([]any)
-	role["extension"] = append(ext, map[string]any{"url": eps.ExtSigningKey, "valueString": base64.StdEncoding.EncodeToString(der)})
+	if err := eps.AddSigningKey(role, pub); err != nil {
+		return err
+	}
 	data, err := json.Marshal(role)
 	if err != nil {
 		return err
@@ -489,23 +485,9 @@ func (b *bench) cycle(conn *loadgen.RawConn, rng *mrand.Rand, ts *cycleTimes, ve
 	if err != nil {
 		return err
 	}
-	var params struct {
-		Parameter []struct {
-			Name        string `json:"name"`
-			ValueString string `json:"valueString"`
-		} `json:"parameter"`
-	}
-	if err := json.Unmarshal(data, &params); err != nil {
+	digest, when, err := eps.ParsePrepared(data)
+	if err != nil {
 		return fmt.Errorf("prepare answer: %w", err)
-	}
-	var digest, when string
-	for _, p := range params.Parameter {
-		switch p.Name {
-		case "digest":
-			digest = p.ValueString
-		case "timestamp":
-			when = p.ValueString
-		}
 	}
 	// 2. sign: a raw ECDSA P-256 signature (ASN.1 DER) over the 32 digest
 	// bytes, as a signing service that "signs a digest" produces.

@@ -224,15 +224,11 @@ func (v *View) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	} {
 		params = append(params, map[string]any{"name": p[0], "type": p[1], "documentation": p[2]})
 	}
-	scheme := "http"
-	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
-		scheme = "https"
-	}
 	fhir.WriteResource(w, http.StatusOK, map[string]any{
 		"resourceType": "CapabilityStatement", "status": "active", "kind": "instance", "fhirVersion": "4.0.1",
 		"date": "2026-11-25", "publisher": "OpenSpine", "format": []any{"application/fhir+json"},
 		"software":       map[string]any{"name": "OpenSpine audit"},
-		"implementation": map[string]any{"description": "The audit trail as AuditEvent resources, for privacy officers and patients", "url": scheme + "://" + r.Host + ViewBase},
+		"implementation": map[string]any{"description": "The audit trail as AuditEvent resources, for privacy officers and patients", "url": engine.BaseURLOf(r, ViewBase)},
 		"rest": []any{map[string]any{"mode": "server", "resource": []any{map[string]any{
 			"type": "AuditEvent", "interaction": []any{map[string]any{"code": "search-type"}}, "searchParam": params,
 			"documentation": "Newest first, paged with _before; with none of patient, agent, organization or action, every record. A patient sees only the accesses to their own record.",
@@ -353,7 +349,7 @@ func (v *View) handleSearch(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	base := "http://" + r.Host + ViewBase
+	base := engine.BaseURLOf(r, ViewBase)
 	entries := make([]engine.Entry, len(matches))
 	for i := range matches {
 		ev := AuditEvent(&matches[i], pr.IsPatient())

@@ -13,12 +13,16 @@ import (
 )
 
 // BaseURL is the absolute base of the service as the client addressed it.
-func (s *Service) BaseURL(r *http.Request) string {
+func (s *Service) BaseURL(r *http.Request) string { return BaseURLOf(r, s.Base) }
+
+// BaseURLOf is the absolute URL of base (a path) as the client of r
+// addressed the server: https behind TLS or a proxy that says so.
+func BaseURLOf(r *http.Request, base string) string {
 	scheme := "http"
 	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + s.Base
+	return scheme + "://" + r.Host + base
 }
 
 // Entry is one entry of a Bundle built from stored bytes.

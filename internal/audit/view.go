@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -216,13 +217,8 @@ func (v *View) handleMetadata(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	params := []any{}
-	for _, p := range [][3]string{
-		{"patient", "token", "the patient's NHS number"}, {"agent", "token", "a user (UUID) or an application"},
-		{"organization", "token", "an ODS code"}, {"action", "token", "read, search, create, update, release, ..."},
-		{"date", "date", "a day or instant, or ge/gt/le/lt bounds; repeatable"}, {"_count", "number", "page size"},
-		{"_before", "number", "the next page: records before this index"},
-	} {
-		params = append(params, map[string]any{"name": p[0], "type": p[1], "documentation": p[2]})
+	for _, p := range viewParams {
+		params = append(params, map[string]any{"name": p.name, "type": p.typ, "documentation": p.doc})
 	}
 	fhir.WriteResource(w, http.StatusOK, map[string]any{
 		"resourceType": "CapabilityStatement", "status": "active", "kind": "instance", "fhirVersion": "4.0.1",
@@ -236,14 +232,21 @@ func (v *View) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// viewParams are the parameters of GET AuditEvent: what handleSearch
+// takes and what /metadata states.
+var viewParams = []struct{ name, typ, doc string }{
+	{"patient", "token", "the patient's NHS number"}, {"agent", "token", "a user (UUID) or an application"},
+	{"organization", "token", "an ODS code"}, {"action", "token", "read, search, create, update, release, ..."},
+	{"date", "date", "a day or instant, or ge/gt/le/lt bounds; repeatable"}, {"_count", "number", "page size"},
+	{"_before", "number", "the next page: records before this index"},
+}
+
 func (v *View) handleSearch(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	for k := range q {
-		switch k {
-		case "patient", "agent", "organization", "action", "date", "_count", "_before":
-		default:
-			fhir.WriteError(w, r, fhir.InvalidSearch("unknown parameter %q (patient, agent, organization, action, date, _count)", k))
+		if !slices.ContainsFunc(viewParams, func(p struct{ name, typ, doc string }) bool { return p.name == k }) {
+			fhir.WriteError(w, r, fhir.InvalidSearch("unknown parameter %q (patient, agent, organization, action, date, _count, _before)", k))
 			return
 		}
 	}

@@ -48,9 +48,28 @@ type dateCond struct{ prefix, date string }
 
 var pdsDate = regexp.MustCompile(`^(eq|ge|le)?(\d{4}-\d{2}-\d{2})$`)
 
-var searchParams = map[string]bool{"family": true, "given": true, "gender": true, "birthdate": true, "death-date": true,
-	"address-postalcode": true, "address-postcode": true, "general-practitioner": true, "email": true, "phone": true,
-	"_fuzzy-match": true, "_exact-match": true, "_history": true, "_max-results": true}
+// searchParamTable lists the parameters of GET /Patient with their FHIR
+// search types: what ParseQuery accepts and what /metadata states (but
+// the deprecated ones, accepted and not stated).
+var searchParamTable = []struct {
+	name, typ  string
+	deprecated bool
+}{
+	{"family", "string", false}, {"given", "string", false}, {"gender", "token", false},
+	{"birthdate", "date", false}, {"death-date", "date", false}, {"address-postalcode", "string", false},
+	{"address-postcode", "string", true}, {"general-practitioner", "token", false}, {"email", "token", false},
+	{"phone", "token", false}, {"_fuzzy-match", "special", false}, {"_exact-match", "special", false},
+	{"_history", "special", false}, {"_max-results", "number", false},
+}
+
+// searchParams are the names of searchParamTable.
+var searchParams = func() map[string]bool {
+	m := make(map[string]bool, len(searchParamTable))
+	for _, p := range searchParamTable {
+		m[p.name] = true
+	}
+	return m
+}()
 
 func badValue(field, v string) error {
 	return fhir.NewError(http.StatusBadRequest, fhir.CodeInvalidValue, "Invalid value - '%s' in field '%s'", v, field)

@@ -95,15 +95,6 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+Base+"/metadata", s.handleMetadata)
 }
 
-// capabilityParams are the search parameters of GET /Patient, as the
-// contract names them (the deprecated address-postcode left out), in the
-// CapabilityStatement's types.
-var capabilityParams = [][2]string{
-	{"family", "string"}, {"given", "string"}, {"gender", "token"}, {"birthdate", "date"}, {"death-date", "date"},
-	{"address-postalcode", "string"}, {"general-practitioner", "token"}, {"email", "token"}, {"phone", "token"},
-	{"_fuzzy-match", "special"}, {"_exact-match", "special"}, {"_history", "special"}, {"_max-results", "number"},
-}
-
 // handleMetadata answers what PDS really serves: Patient read, search,
 // patch and create, and a patient's related people; not the generic
 // engine's interactions (vread, update, delete, history, batch), which
@@ -113,9 +104,11 @@ func (s *Service) handleMetadata(w http.ResponseWriter, r *http.Request) {
 		fhir.WriteError(w, r, err)
 		return
 	}
-	params := make([]any, 0, len(capabilityParams))
-	for _, p := range capabilityParams {
-		params = append(params, map[string]any{"name": p[0], "type": p[1]})
+	params := make([]any, 0, len(searchParamTable))
+	for _, p := range searchParamTable {
+		if !p.deprecated {
+			params = append(params, map[string]any{"name": p.name, "type": p.typ})
+		}
 	}
 	interactions := []any{}
 	for _, code := range []string{"read", "search-type", "patch", "create"} {

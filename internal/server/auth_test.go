@@ -389,6 +389,10 @@ func TestAuditTrail(t *testing.T) {
 			t.Fatalf("listed parameter %s=%q: %d %s", name, value, r.status, r.raw)
 		}
 	}
+	// and one it does not list is refused
+	if r := c.get("/audit/FHIR/R4/AuditEvent?colour=blue", "Authorization", "Bearer "+officer); r.status != 400 || code(r) != "INVALID_SEARCH_DATA" {
+		t.Fatalf("unlisted parameter: %d %s", r.status, r.raw)
+	}
 	// the privacy officer sees who read X
 	r := c.get("/audit/FHIR/R4/AuditEvent?patient="+x.NHSNumber, "Authorization", "Bearer "+officer)
 	if r.status != 200 || !strings.Contains(r.raw, "555021935107") || !strings.Contains(r.raw, rid) || !strings.Contains(r.raw, `"action":"R"`) {

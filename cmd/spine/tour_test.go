@@ -109,7 +109,9 @@ func TestEPSTour(t *testing.T) {
 			post(pharmacist, "/Claim", example("claim.json"))
 			// the prescription is claimed
 			var ord map[string]any
-			json.Unmarshal(example("order.json"), &ord)
+			if err := json.Unmarshal(example("order.json"), &ord); err != nil {
+				t.Fatal(err)
+			}
 			short := ""
 			for _, e := range ord["entry"].([]any) {
 				res := e.(map[string]any)["resource"].(map[string]any)

@@ -441,11 +441,7 @@ func (g *Generator) patient() Patient {
 
 	// Telecom.
 	if r.IntN(100) < 70 && age >= 12 {
-		if r.IntN(100) < 65 {
-			p.Telecom = append(p.Telecom, Telecom{ID: g.id(), System: "phone", Value: "07700900" + pad3(r.IntN(1000)), Use: "mobile"})
-		} else {
-			p.Telecom = append(p.Telecom, Telecom{ID: g.id(), System: "phone", Value: "01632960" + pad3(r.IntN(1000)), Use: "home"})
-		}
+		p.Telecom = append(p.Telecom, g.phone())
 	}
 	if r.IntN(100) < 35 && age >= 14 {
 		p.Telecom = append(p.Telecom, Telecom{ID: g.id(), System: "email", Value: g.email(p.Names[0]), Use: "home"})
@@ -491,9 +487,9 @@ func (g *Generator) related(p *Patient, age int) {
 	switch {
 	case age < 16:
 		since = p.BirthDate
-		p.Related = append(p.Related, g.relative(family, true, age+20+r.IntN(20), home, since, "Guardian", "MTH", true, 1))
+		p.Related = append(p.Related, g.relative(Related{Address: home, Start: since, Role: "Guardian", Type: "MTH", NextOfKin: true, Rank: 1}, family, true, age+20+r.IntN(20)))
 		if r.IntN(100) < 50 {
-			p.Related = append(p.Related, g.relative(family, false, age+22+r.IntN(20), home, since, "Guardian", "FTH", false, 2))
+			p.Related = append(p.Related, g.relative(Related{Address: home, Start: since, Role: "Guardian", Type: "FTH", Rank: 2}, family, false, age+22+r.IntN(20)))
 		}
 	case age >= 18 && r.IntN(100) < 20:
 		kind := r.IntN(100)
@@ -511,7 +507,7 @@ func (g *Generator) related(p *Patient, age int) {
 			if r.IntN(3) == 0 {
 				typ = "DOMPART"
 			}
-			rel := g.relative(family, p.Gender != "female", age-3+r.IntN(7), home, since, "Personal", typ, true, 1)
+			rel := g.relative(Related{Address: home, Start: since, Role: "Personal", Type: typ, NextOfKin: true, Rank: 1}, family, p.Gender != "female", age-3+r.IntN(7))
 			if typ == "DOMPART" {
 				rel.Name.Family = g.surname()
 			}
@@ -526,7 +522,7 @@ func (g *Generator) related(p *Patient, age int) {
 				}
 			}
 			tw := &towns[pickCum(g.townCum, r.Float64())]
-			rel := g.relative(family, female, relAge, g.address(tw, since, ""), since, "Personal", typ, true, 1)
+			rel := g.relative(Related{Address: g.address(tw, since, ""), Start: since, Role: "Personal", Type: typ, NextOfKin: true, Rank: 1}, family, female, relAge)
 			if female && typ == "CHILD" && r.IntN(2) == 0 {
 				rel.Name.Family = g.surname() // a married name
 			}
@@ -535,7 +531,8 @@ func (g *Generator) related(p *Patient, age int) {
 	}
 	if age >= 75 && r.IntN(100) < 25 {
 		tw := &towns[pickCum(g.townCum, r.Float64())]
-		carer := g.relative(g.surname(), r.IntN(4) != 0, 25+r.IntN(40), g.address(tw, since, ""), since, "Agent", "Carer", false, len(p.Related)+1)
+		family, female, age := g.surname(), r.IntN(4) != 0, 25+r.IntN(40)
+		carer := g.relative(Related{Address: g.address(tw, since, ""), Start: since, Role: "Agent", Type: "Carer", Rank: len(p.Related) + 1}, family, female, age)
 		p.Related = append(p.Related, carer)
 	}
 }
@@ -555,8 +552,10 @@ func (g *Generator) recentAdult() string {
 	return ""
 }
 
-// relative makes a related person given by their own details.
-func (g *Generator) relative(family string, female bool, age int, addr Address, since, role, typ string, nextOfKin bool, rank int) Related {
+// relative completes rel (address, role, type, next of kin, rank and
+// start set) as a related person given by their own details: a name of
+// family for someone of that sex and age, a phone number.
+func (g *Generator) relative(rel Related, family string, female bool, age int) Related {
 	r := g.r
 	tabs := g.maleTab
 	if female {
@@ -564,17 +563,22 @@ func (g *Generator) relative(family string, female bool, age int, addr Address, 
 	}
 	decade := min(max((g.todayYear-age-1900)/10, 0), len(tabs)-1)
 	tab := &tabs[decade]
-	name := Name{ID: g.id(), Use: "usual", Given: []string{tab.names[pickCum(tab.cum, r.Float64())]}, Family: family,
+	rel.Name = Name{ID: g.id(), Use: "usual", Given: []string{tab.names[pickCum(tab.cum, r.Float64())]}, Family: family,
 		Prefix: g.prefix(age, female, female && r.IntN(2) == 0)}
-	rel := Related{ID: g.id(), Name: name, Address: addr, Role: role, Type: typ, NextOfKin: nextOfKin, Rank: rank,
-		CopyCorrespondence: role == "Guardian" || r.IntN(4) == 0, Start: since}
+	rel.ID = g.id()
+	rel.CopyCorrespondence = rel.Role == "Guardian" || r.IntN(4) == 0
 	rel.Address.ID = g.id()
-	if r.IntN(100) < 65 {
-		rel.Telecom = append(rel.Telecom, Telecom{ID: g.id(), System: "phone", Value: "07700900" + pad3(r.IntN(1000)), Use: "mobile"})
-	} else {
-		rel.Telecom = append(rel.Telecom, Telecom{ID: g.id(), System: "phone", Value: "01632960" + pad3(r.IntN(1000)), Use: "home"})
-	}
+	rel.Telecom = []Telecom{g.phone()}
 	return rel
+}
+
+// phone is a telephone number from the ranges reserved for fiction: a
+// mobile (65 %) or a home line.
+func (g *Generator) phone() Telecom {
+	if g.r.IntN(100) < 65 {
+		return Telecom{ID: g.id(), System: "phone", Value: "07700900" + pad3(g.r.IntN(1000)), Use: "mobile"}
+	}
+	return Telecom{ID: g.id(), System: "phone", Value: "01632960" + pad3(g.r.IntN(1000)), Use: "home"}
 }
 
 // marriedShare is the chance that a woman of a given age has taken a

@@ -148,6 +148,21 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 		}
 	}
 	ts := now.UnixMilli()
+	// a deletion keeps no index rows
+	entries := c.Index
+	if c.Op == Delete {
+		entries = nil
+	}
+	var seq int64
+	if s.d.numbered {
+		seq, err = s.pgWrite(ctx, tx, c, exists, rid, cur, version, ts, isDeleted, body, entries)
+		if err != nil {
+			return err
+		}
+		out.Created = !exists
+		out.Record = Record{Ref: Ref{Type: c.Type, ID: c.ID, Version: version}, Seq: seq, Updated: now, Deleted: isDeleted != 0, Body: body}
+		return nil
+	}
 	if exists {
 		// The version being superseded keeps its body in the version
 		// table from now on (while current, only resources holds it).
@@ -168,7 +183,6 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 		}
 		out.Created = true
 	}
-	var seq int64
 	if !c.Unversioned {
 		seq, err = s.insertID(ctx, tx, "INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)", "seq",
 			c.Type, c.ID, version, ts, isDeleted, []byte{})
@@ -176,23 +190,50 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 			return fmt.Errorf("insert version: %w", err)
 		}
 	}
-	switch {
-	case exists:
-		// a deletion keeps no index rows
-		var entries []search.Entry
-		if c.Op != Delete {
-			entries = c.Index
-		}
+	if exists {
 		if err := s.replaceIndex(ctx, tx, rid, c.Type, entries); err != nil {
 			return err
 		}
-	case c.Op != Delete:
-		if err := s.insertIndex(ctx, tx, rid, c.Type, c.Index); err != nil {
-			return err
-		}
+	} else if err := s.insertIndex(ctx, tx, rid, c.Type, entries); err != nil {
+		return err
 	}
 	out.Record = Record{Ref: Ref{Type: c.Type, ID: c.ID, Version: version}, Seq: seq, Updated: now, Deleted: isDeleted != 0, Body: body}
 	return nil
+}
+
+// pgWrite writes a change on PostgreSQL in one statement (pgCreate, or,
+// after reading the resource's index rows, pgUpdate) and returns the new
+// version's seq.
+func (s *sqlStore) pgWrite(ctx context.Context, tx *sql.Tx, c *Change, exists bool, rid, cur, version, ts int64, isDeleted int, body []byte, entries []search.Entry) (int64, error) {
+	var seq int64
+	if !exists {
+		changes, err := newIndexRows(c.Type, entries)
+		if err != nil {
+			return 0, err
+		}
+		kind := byte('c')
+		if c.Unversioned {
+			kind = 'C'
+		}
+		q, args := pgWriteStatement(kind, changes, []any{c.Type, c.ID, version, ts, isDeleted, body})
+		err = tx.QueryRowContext(ctx, q, args...).Scan(&rid, &seq)
+		if err != nil && s.d.isUnique(err) {
+			return 0, ErrExists
+		}
+		if err != nil {
+			return 0, fmt.Errorf("insert resource: %w", err)
+		}
+		return seq, nil
+	}
+	changes, err := s.indexDiff(ctx, tx, rid, c.Type, entries)
+	if err != nil {
+		return 0, err
+	}
+	q, args := pgWriteStatement('u', changes, []any{rid, c.Type, c.ID, cur, version, ts, isDeleted, body})
+	if err := tx.QueryRowContext(ctx, q, args...).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("update resource: %w", err)
+	}
+	return seq, nil
 }
 
 // insertID inserts a row and returns its generated key: SQLite's rowid
@@ -339,16 +380,76 @@ func (s *sqlStore) insertIndex(ctx context.Context, tx *sql.Tx, rid int64, typ s
 }
 
 // replaceIndex makes a resource's index rows those of entries, and writes
-// only the rows that differ from those stored. An update changes few of
-// its resource's rows (a status, a date): deleting and inserting all of
-// them again wrote the b-tree pages of every one, most of them at random
-// places (a patient's NHS number, an id), at every commit. The stored
-// rows are read, not assumed, so the outcome is the same as rewriting
-// them all: rows that an older index rule left are replaced too.
+// only the rows that differ from those stored (indexDiff).
 func (s *sqlStore) replaceIndex(ctx context.Context, tx *sql.Tx, rid int64, typ string, entries []search.Entry) error {
+	changes, err := s.indexDiff(ctx, tx, rid, typ, entries)
+	if err != nil {
+		return err
+	}
+	if s.d.numbered {
+		if !indexChanges(changes) {
+			return nil
+		}
+		q, args := pgWriteStatement('i', changes, []any{rid})
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("write index rows: %w", err)
+		}
+		return nil
+	}
+	for kind, t := range indexTypes {
+		ch := &changes[kind]
+		if ch.clear {
+			if _, err := s.exec(ctx, tx, indexClear[t], rid); err != nil {
+				return fmt.Errorf("clear index rows of %s: %w", tableFor[t], err)
+			}
+		}
+		for _, vals := range ch.deletes {
+			if _, err := s.exec(ctx, tx, indexRowDelete[t], append([]any{rid}, vals...)...); err != nil {
+				return fmt.Errorf("delete index rows of %s: %w", tableFor[t], err)
+			}
+		}
+		var args []any
+		for _, vals := range ch.inserts {
+			args = append(args, rid)
+			args = append(args, vals...)
+		}
+		if err := s.execRows(ctx, tx, indexRowsSQL[t], len(indexColumns[t])+1, args); err != nil {
+			return fmt.Errorf("insert index rows into %s: %w", tableFor[t], err)
+		}
+	}
+	return nil
+}
+
+// indexChange is how one kind of a resource's index rows changes: all of
+// them deleted (clear), or the rows of given values (after rid) deleted,
+// every copy of each; then rows inserted (their values after rid, one
+// element per row).
+type indexChange struct {
+	clear            bool
+	deletes, inserts [][]any
+}
+
+// indexChanges reports whether changes change any index row.
+func indexChanges(changes []indexChange) bool {
+	for i := range changes {
+		if changes[i].clear || len(changes[i].deletes) > 0 || len(changes[i].inserts) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// indexDiff compares a resource's stored index rows with those of entries
+// and returns, by kind (in indexTypes order), what must change. An update
+// changes few of its resource's rows (a status, a date): deleting and
+// inserting all of them again wrote the b-tree pages of every one, most of
+// them at random places (a patient's NHS number, an id), at every commit.
+// The stored rows are read, not assumed, so the outcome is the same as
+// rewriting them all: rows that an older index rule left are replaced too.
+func (s *sqlStore) indexDiff(ctx context.Context, tx *sql.Tx, rid int64, typ string, entries []search.Entry) ([]indexChange, error) {
 	for _, e := range entries {
 		if _, ok := indexInsert[e.Type]; !ok {
-			return fmt.Errorf("unknown index type %q", e.Type)
+			return nil, fmt.Errorf("unknown index type %q", e.Type)
 		}
 	}
 	// the rows stored, by kind and by their values after rid
@@ -360,7 +461,7 @@ func (s *sqlStore) replaceIndex(ctx context.Context, tx *sql.Tx, rid int64, typ 
 	}
 	rows, err := s.txQuery(ctx, tx, indexRowsOf, ridArgs...)
 	if err != nil {
-		return fmt.Errorf("read index rows: %w", err)
+		return nil, fmt.Errorf("read index rows: %w", err)
 	}
 	var key []byte
 	for rows.Next() {
@@ -368,11 +469,11 @@ func (s *sqlStore) replaceIndex(ctx context.Context, tx *sql.Tx, rid int64, typ 
 		var r storedRow
 		if err := rows.Scan(&kind, &r.pid, &r.t1, &r.t2, &r.i1, &r.i2, &r.f); err != nil {
 			rows.Close()
-			return fmt.Errorf("read index rows: %w", err)
+			return nil, fmt.Errorf("read index rows: %w", err)
 		}
 		if kind < 0 || kind >= len(indexTypes) {
 			rows.Close()
-			return fmt.Errorf("read index rows: kind %d", kind)
+			return nil, fmt.Errorf("read index rows: kind %d", kind)
 		}
 		vals := indexInsert[indexTypes[kind]].stored(r)
 		if have[kind] == nil {
@@ -385,11 +486,12 @@ func (s *sqlStore) replaceIndex(ctx context.Context, tx *sql.Tx, rid int64, typ 
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read index rows: %w", err)
+		return nil, fmt.Errorf("read index rows: %w", err)
 	}
-	var args []any
+	changes := make([]indexChange, len(indexTypes))
 	for kind, t := range indexTypes {
 		ins := indexInsert[t]
+		ch := &changes[kind]
 		// the rows wanted, by their values after rid
 		var want map[string]int
 		var wanted []string
@@ -398,8 +500,8 @@ func (s *sqlStore) replaceIndex(ctx context.Context, tx *sql.Tx, rid int64, typ 
 			if e.Type != t {
 				continue
 			}
-			vals := ins.values(rid, typ, e)
-			key = rowKey(key[:0], vals[1:])
+			vals := ins.values(rid, typ, e)[1:]
+			key = rowKey(key[:0], vals)
 			k := string(key)
 			if want == nil {
 				want, wantedRow = map[string]int{}, map[string][]any{}
@@ -417,34 +519,25 @@ func (s *sqlStore) replaceIndex(ctx context.Context, tx *sql.Tx, rid int64, typ 
 				kept++
 			}
 		}
-		switch {
-		case kept == 0 && len(have[kind]) > 0:
-			if _, err := s.exec(ctx, tx, indexClear[t], rid); err != nil {
-				return fmt.Errorf("clear index rows of %s: %w", tableFor[t], err)
-			}
-		default:
+		if kept == 0 && len(have[kind]) > 0 {
+			ch.clear = true
+		} else {
 			for k, n := range have[kind] {
 				if want[k] != n {
-					if _, err := s.exec(ctx, tx, indexRowDelete[t], append([]any{rid}, haveRow[kind][k]...)...); err != nil {
-						return fmt.Errorf("delete index rows of %s: %w", tableFor[t], err)
-					}
+					ch.deletes = append(ch.deletes, haveRow[kind][k])
 				}
 			}
 		}
-		args = args[:0]
 		for _, k := range wanted {
 			if have[kind][k] == want[k] {
 				continue
 			}
 			for range want[k] {
-				args = append(args, wantedRow[k]...)
+				ch.inserts = append(ch.inserts, wantedRow[k])
 			}
 		}
-		if err := s.execRows(ctx, tx, indexRowsSQL[t], strings.Count(ins.cols, ",")+1, args); err != nil {
-			return fmt.Errorf("insert index rows into %s: %w", tableFor[t], err)
-		}
 	}
-	return nil
+	return changes, nil
 }
 
 // rowKey appends to dst a key of an index row's values (int64, float64

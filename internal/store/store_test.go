@@ -746,6 +746,72 @@ func TestUpdateWritesOnlyChangedIndexRows(t *testing.T) {
 	})
 }
 
+// TestIndexRowsOfEveryKindAreReplaced: an update that keeps one row of
+// each kind of index row and changes another deletes and inserts rows of
+// every kind (each with its own column types: on PostgreSQL they travel as
+// typed arrays), and a creation writes rows of every kind.
+func TestIndexRowsOfEveryKindAreReplaced(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		s, dsn, dir := b.Open(t)
+		ctx := context.Background()
+		entries := func(v string, n float64, lo int64) []search.Entry {
+			return []search.Entry{
+				{Param: "name", Type: search.String, Norm: "KEPT", Exact: "Kept"},
+				{Param: "name", Type: search.String, Norm: strings.ToUpper(v), Exact: v},
+				{Param: "code", Type: search.Token, System: "s", Code: "kept"},
+				{Param: "code", Type: search.Token, System: "s", Code: v},
+				{Param: "date", Type: search.Date, Lo: 1, Hi: 2},
+				{Param: "date", Type: search.Date, Lo: lo, Hi: lo + 9},
+				{Param: "value", Type: search.Number, Num: 0.5},
+				{Param: "value", Type: search.Number, Num: n},
+				{Param: "subject", Type: search.Reference, RefType: "Patient", RefID: "kept"},
+				{Param: "subject", Type: search.Reference, RefType: "Patient", RefID: v},
+			}
+		}
+		body := func(int64, time.Time) ([]byte, error) { return []byte(`{"resourceType":"Basic","id":"k"}`), nil }
+		if _, err := s.Apply(ctx, []store.Change{{Op: store.Create, Type: "Basic", ID: "k", Index: entries("first", 1.25, 100), Render: body}}); err != nil {
+			t.Fatal(err)
+		}
+		db := openDirect(t, b, dsn, dir)
+		dump := func() []string {
+			t.Helper()
+			var out []string
+			for table, cols := range map[string]string{"sp_string": "norm || '/' || exact", "sp_token": "system || '/' || code",
+				"sp_date": "CAST(lo AS TEXT) || '/' || CAST(hi AS TEXT)", "sp_number": "CAST(num AS TEXT)", "sp_ref": "ref_type || '/' || ref_id"} {
+				rows, err := db.Query("SELECT " + cols + " FROM " + table + " WHERE rid = (SELECT rid FROM resources WHERE type = 'Basic' AND id = 'k')")
+				if err != nil {
+					t.Fatal(err)
+				}
+				for rows.Next() {
+					var v string
+					if err := rows.Scan(&v); err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, table+" "+v)
+				}
+				rows.Close()
+			}
+			slices.Sort(out)
+			return out
+		}
+		want := func(v string, n string, lo, hi string) []string {
+			w := []string{"sp_string KEPT/Kept", "sp_string " + strings.ToUpper(v) + "/" + v, "sp_token s/kept", "sp_token s/" + v,
+				"sp_date 1/2", "sp_date " + lo + "/" + hi, "sp_number 0.5", "sp_number " + n, "sp_ref Patient/kept", "sp_ref Patient/" + v}
+			slices.Sort(w)
+			return w
+		}
+		if got, w := dump(), want("first", "1.25", "100", "109"); !slices.Equal(got, w) {
+			t.Fatalf("after the creation\n got %q\nwant %q", got, w)
+		}
+		if _, err := s.Apply(ctx, []store.Change{{Op: store.Update, Type: "Basic", ID: "k", IfMatch: 1, Index: entries("second", 2.75, 200), Render: body}}); err != nil {
+			t.Fatal(err)
+		}
+		if got, w := dump(), want("second", "2.75", "200", "209"); !slices.Equal(got, w) {
+			t.Fatalf("after the update\n got %q\nwant %q", got, w)
+		}
+	})
+}
+
 // openDirect opens the database behind a store of backend b (dsn and dir
 // as b.Open gave them) directly, as an operator or an attacker would, for
 // tests that look at or change the tables; closed at the test's end.

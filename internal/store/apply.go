@@ -30,13 +30,84 @@ func (s *sqlStore) Apply(ctx context.Context, changes []Change) ([]Outcome, erro
 func (s *sqlStore) applyTx(ctx context.Context, tx *sql.Tx, changes []Change) ([]Outcome, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	out := make([]Outcome, len(changes))
-	for i := range changes {
+	for i := 0; i < len(changes); i++ {
+		if n := recordRun(changes[i:]); n > 1 && s.d.numbered {
+			if k, err := s.pgCreateRecords(ctx, tx, changes[i:i+n], now, out[i:i+n]); err != nil {
+				return nil, &ChangeError{Index: i + k, Err: err}
+			}
+			i += n - 1
+			continue
+		}
 		if err := s.applyOne(ctx, tx, &changes[i], now, &out[i]); err != nil {
 			return nil, &ChangeError{Index: i, Err: err}
 		}
 	}
 	return out, nil
 }
+
+// recordRun returns how many changes at the start of changes are plain
+// creates of unversioned records without index rows (such as the answers
+// kept for retries, several a request).
+func recordRun(changes []Change) int {
+	n := 0
+	for n < len(changes) {
+		c := &changes[n]
+		if c.Op != Create || !c.Unversioned || c.IfMatch != 0 || c.IfNoneExist != nil || len(c.Index) > 0 {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// pgCreateRecords writes a run of recordRun's changes on PostgreSQL in one
+// statement. A record that exists already (or twice in the run) is not
+// written, and the index of the first such change in the run is returned
+// with ErrExists (the caller rolls the transaction back).
+func (s *sqlStore) pgCreateRecords(ctx context.Context, tx *sql.Tx, changes []Change, now time.Time, out []Outcome) (int, error) {
+	types, ids, bodies := make([]string, len(changes)), make([]string, len(changes)), make([][]byte, len(changes))
+	for i := range changes {
+		c := &changes[i]
+		body, err := c.Render(1, now)
+		if err != nil {
+			return i, err
+		}
+		types[i], ids[i], bodies[i] = c.Type, c.ID, body
+	}
+	rows, err := tx.QueryContext(ctx, pgInsertRecords, types, ids, now.UnixMilli(), bodies)
+	if err != nil {
+		return 0, fmt.Errorf("insert records: %w", err)
+	}
+	written := map[Ref]bool{}
+	for rows.Next() {
+		var r Ref
+		if err := rows.Scan(&r.Type, &r.ID); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("insert records: %w", err)
+		}
+		written[r] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("insert records: %w", err)
+	}
+	for i := range changes {
+		ref := Ref{Type: types[i], ID: ids[i]}
+		if !written[ref] {
+			return i, ErrExists
+		}
+		delete(written, ref) // a second change of the same record finds it taken
+		ref.Version = 1
+		out[i] = Outcome{Record: Record{Ref: ref, Updated: now, Body: bodies[i]}, Created: true}
+	}
+	return 0, nil
+}
+
+// pgInsertRecords inserts unversioned records (types, ids, one ts, bodies)
+// and returns the type and id of those it wrote: not those that exist.
+const pgInsertRecords = "INSERT INTO resources (type, id, version, ts, deleted, body) " +
+	"SELECT x.type, x.id, 1, $3, 0, x.body FROM unnest($1::text[], $2::text[], $4::bytea[]) AS x(type, id, body) " +
+	"ON CONFLICT (type, id) DO NOTHING RETURNING type, id"
 
 func (s *sqlStore) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
 	if st := s.writeView.prepared(q); st != nil {
@@ -106,11 +177,20 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 	var rid, cur int64
 	var deleted int
 	exists := false
+	var stored *storedIndex // the index rows, when read with the current row
 	// A plain create needs no look-up: the unique (type, id) key refuses a duplicate.
 	if c.Op != Create || c.IfMatch > 0 {
-		err := s.txRow(ctx, tx, "SELECT rid, version, deleted FROM resources WHERE type = ? AND id = ?"+s.d.forUpdate, c.Type, c.ID).Scan(&rid, &cur, &deleted)
-		exists = err == nil
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		var err error
+		if s.d.numbered {
+			rid, cur, deleted, exists, stored, err = s.pgCurrent(ctx, tx, c.Type, c.ID)
+		} else {
+			err = s.txRow(ctx, tx, "SELECT rid, version, deleted FROM resources WHERE type = ? AND id = ?", c.Type, c.ID).Scan(&rid, &cur, &deleted)
+			exists = err == nil
+			if errors.Is(err, sql.ErrNoRows) {
+				err = nil
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("select current: %w", err)
 		}
 	}
@@ -155,7 +235,7 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 	}
 	var seq int64
 	if s.d.numbered {
-		seq, err = s.pgWrite(ctx, tx, c, exists, rid, cur, version, ts, isDeleted, body, entries)
+		seq, err = s.pgWrite(ctx, tx, c, exists, rid, cur, version, ts, isDeleted, body, entries, stored)
 		if err != nil {
 			return err
 		}
@@ -201,10 +281,10 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 	return nil
 }
 
-// pgWrite writes a change on PostgreSQL in one statement (pgCreate, or,
-// after reading the resource's index rows, pgUpdate) and returns the new
-// version's seq.
-func (s *sqlStore) pgWrite(ctx context.Context, tx *sql.Tx, c *Change, exists bool, rid, cur, version, ts int64, isDeleted int, body []byte, entries []search.Entry) (int64, error) {
+// pgWrite writes a change on PostgreSQL in one statement (pgWriteStatement)
+// and returns the new version's seq. An update compares entries with the
+// index rows stored (read now unless given).
+func (s *sqlStore) pgWrite(ctx context.Context, tx *sql.Tx, c *Change, exists bool, rid, cur, version, ts int64, isDeleted int, body []byte, entries []search.Entry, stored *storedIndex) (int64, error) {
 	var seq int64
 	if !exists {
 		changes, err := newIndexRows(c.Type, entries)
@@ -225,7 +305,13 @@ func (s *sqlStore) pgWrite(ctx context.Context, tx *sql.Tx, c *Change, exists bo
 		}
 		return seq, nil
 	}
-	changes, err := s.indexDiff(ctx, tx, rid, c.Type, entries)
+	if stored == nil {
+		var err error
+		if stored, err = s.readIndex(ctx, tx, rid); err != nil {
+			return 0, err
+		}
+	}
+	changes, err := diffIndex(stored, rid, c.Type, entries)
 	if err != nil {
 		return 0, err
 	}
@@ -447,14 +533,44 @@ func indexChanges(changes []indexChange) bool {
 // The stored rows are read, not assumed, so the outcome is the same as
 // rewriting them all: rows that an older index rule left are replaced too.
 func (s *sqlStore) indexDiff(ctx context.Context, tx *sql.Tx, rid int64, typ string, entries []search.Entry) ([]indexChange, error) {
-	for _, e := range entries {
-		if _, ok := indexInsert[e.Type]; !ok {
-			return nil, fmt.Errorf("unknown index type %q", e.Type)
-		}
+	stored, err := s.readIndex(ctx, tx, rid)
+	if err != nil {
+		return nil, err
 	}
-	// the rows stored, by kind and by their values after rid
-	have := make([]map[string]int, len(indexTypes))
-	haveRow := make([]map[string][]any, len(indexTypes))
+	return diffIndex(stored, rid, typ, entries)
+}
+
+// storedIndex is a resource's index rows as stored: by kind (in
+// indexTypes order), how many copies of each row there are and the row's
+// values after rid, by the row's key (rowKey).
+type storedIndex struct {
+	count []map[string]int
+	row   []map[string][]any
+	key   []byte
+}
+
+func newStoredIndex() *storedIndex {
+	return &storedIndex{count: make([]map[string]int, len(indexTypes)), row: make([]map[string][]any, len(indexTypes))}
+}
+
+// add adds a row read by indexRowsOf (kind is its place in indexTypes).
+func (si *storedIndex) add(kind int, r storedRow) error {
+	if kind < 0 || kind >= len(indexTypes) {
+		return fmt.Errorf("read index rows: kind %d", kind)
+	}
+	vals := indexInsert[indexTypes[kind]].stored(r)
+	if si.count[kind] == nil {
+		si.count[kind], si.row[kind] = map[string]int{}, map[string][]any{}
+	}
+	si.key = rowKey(si.key[:0], vals)
+	k := string(si.key)
+	si.count[kind][k]++
+	si.row[kind][k] = vals
+	return nil
+}
+
+// readIndex reads a resource's index rows.
+func (s *sqlStore) readIndex(ctx context.Context, tx *sql.Tx, rid int64) (*storedIndex, error) {
 	ridArgs := make([]any, len(indexTypes))
 	for i := range ridArgs {
 		ridArgs[i] = rid
@@ -463,31 +579,34 @@ func (s *sqlStore) indexDiff(ctx context.Context, tx *sql.Tx, rid int64, typ str
 	if err != nil {
 		return nil, fmt.Errorf("read index rows: %w", err)
 	}
-	var key []byte
+	defer rows.Close()
+	si := newStoredIndex()
 	for rows.Next() {
 		var kind int
 		var r storedRow
 		if err := rows.Scan(&kind, &r.pid, &r.t1, &r.t2, &r.i1, &r.i2, &r.f); err != nil {
-			rows.Close()
 			return nil, fmt.Errorf("read index rows: %w", err)
 		}
-		if kind < 0 || kind >= len(indexTypes) {
-			rows.Close()
-			return nil, fmt.Errorf("read index rows: kind %d", kind)
+		if err := si.add(kind, r); err != nil {
+			return nil, err
 		}
-		vals := indexInsert[indexTypes[kind]].stored(r)
-		if have[kind] == nil {
-			have[kind], haveRow[kind] = map[string]int{}, map[string][]any{}
-		}
-		key = rowKey(key[:0], vals)
-		k := string(key)
-		have[kind][k]++
-		haveRow[kind][k] = vals
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read index rows: %w", err)
 	}
+	return si, nil
+}
+
+// diffIndex returns, by kind (in indexTypes order), what must change for a
+// resource whose index rows are stored to have those of entries.
+func diffIndex(stored *storedIndex, rid int64, typ string, entries []search.Entry) ([]indexChange, error) {
+	for _, e := range entries {
+		if _, ok := indexInsert[e.Type]; !ok {
+			return nil, fmt.Errorf("unknown index type %q", e.Type)
+		}
+	}
+	have, haveRow := stored.count, stored.row
+	var key []byte
 	changes := make([]indexChange, len(indexTypes))
 	for kind, t := range indexTypes {
 		ins := indexInsert[t]

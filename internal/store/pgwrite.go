@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -208,4 +210,55 @@ func newIndexRows(typ string, entries []search.Entry) ([]indexChange, error) {
 		changes[k].inserts = append(changes[k].inserts, indexInsert[e.Type].values(0, typ, e)[1:])
 	}
 	return changes, nil
+}
+
+// pgCurrentSQL locks a resource's current row (FOR UPDATE: concurrent
+// writers of one resource wait for each other) and reads it with its
+// index rows, in one round trip: the row as kind -1 (rid, the locked
+// version and the version this statement's snapshot saw, deleted), then
+// the index rows as indexRowsOf gives them. Set in init.
+var pgCurrentSQL string
+
+func init() {
+	parts := []string{"SELECT -1, cur.rid, '', '', cur.version, COALESCE((SELECT r.version FROM resources r WHERE r.rid = cur.rid), -1), CAST(cur.deleted AS DOUBLE PRECISION) FROM cur"}
+	for i, t := range indexTypes {
+		parts = append(parts, fmt.Sprintf("SELECT %d, pid, %s FROM %s WHERE rid = (SELECT rid FROM cur)", i, indexInsert[t].read, tableFor[t]))
+	}
+	pgCurrentSQL = "WITH cur AS (SELECT rid, version, deleted FROM resources WHERE type = $1 AND id = $2 FOR UPDATE) " + strings.Join(parts, " UNION ALL ")
+}
+
+// pgCurrent locks and reads a resource's current row and its index rows
+// (pgCurrentSQL). The index rows come from the statement's snapshot, taken
+// before the lock was granted: if another writer changed the resource in
+// between (the version locked is newer than the one the snapshot saw),
+// they may be out of date, and stored is nil (the caller reads them again).
+func (s *sqlStore) pgCurrent(ctx context.Context, tx *sql.Tx, typ, id string) (rid, cur int64, deleted int, exists bool, stored *storedIndex, err error) {
+	rows, err := tx.QueryContext(ctx, pgCurrentSQL, typ, id)
+	if err != nil {
+		return 0, 0, 0, false, nil, err
+	}
+	defer rows.Close()
+	stored = newStoredIndex()
+	var seen int64
+	for rows.Next() {
+		var kind int
+		var r storedRow
+		if err := rows.Scan(&kind, &r.pid, &r.t1, &r.t2, &r.i1, &r.i2, &r.f); err != nil {
+			return 0, 0, 0, false, nil, err
+		}
+		if kind == -1 {
+			rid, cur, seen, deleted, exists = r.pid, r.i1, r.i2, int(r.f), true
+			continue
+		}
+		if err := stored.add(kind, r); err != nil {
+			return 0, 0, 0, false, nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, 0, false, nil, err
+	}
+	if seen != cur {
+		stored = nil
+	}
+	return rid, cur, deleted, exists, stored, nil
 }

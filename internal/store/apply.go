@@ -31,8 +31,8 @@ func (s *sqlStore) applyTx(ctx context.Context, tx *sql.Tx, changes []Change) ([
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	out := make([]Outcome, len(changes))
 	for i := 0; i < len(changes); i++ {
-		if n := recordRun(changes[i:]); n > 1 && s.d.numbered {
-			if k, err := s.pgCreateRecords(ctx, tx, changes[i:i+n], now, out[i:i+n]); err != nil {
+		if n := createRun(changes[i:]); n > 0 && s.d.numbered {
+			if k, err := s.pgCreate(ctx, tx, changes[i:i+n], nil, now, out[i:i+n]); err != nil {
 				return nil, &ChangeError{Index: i + k, Err: err}
 			}
 			i += n - 1
@@ -45,69 +45,15 @@ func (s *sqlStore) applyTx(ctx context.Context, tx *sql.Tx, changes []Change) ([
 	return out, nil
 }
 
-// recordRun returns how many changes at the start of changes are plain
-// creates of unversioned records without index rows (such as the answers
-// kept for retries, several a request).
-func recordRun(changes []Change) int {
+// createRun returns how many changes at the start of changes are plain
+// creates: no condition, nothing to look up first.
+func createRun(changes []Change) int {
 	n := 0
-	for n < len(changes) {
-		c := &changes[n]
-		if c.Op != Create || !c.Unversioned || c.IfMatch != 0 || c.IfNoneExist != nil || len(c.Index) > 0 {
-			break
-		}
+	for n < len(changes) && changes[n].Op == Create && changes[n].IfMatch == 0 && changes[n].IfNoneExist == nil {
 		n++
 	}
 	return n
 }
-
-// pgCreateRecords writes a run of recordRun's changes on PostgreSQL in one
-// statement. A record that exists already (or twice in the run) is not
-// written, and the index of the first such change in the run is returned
-// with ErrExists (the caller rolls the transaction back).
-func (s *sqlStore) pgCreateRecords(ctx context.Context, tx *sql.Tx, changes []Change, now time.Time, out []Outcome) (int, error) {
-	types, ids, bodies := make([]string, len(changes)), make([]string, len(changes)), make([][]byte, len(changes))
-	for i := range changes {
-		c := &changes[i]
-		body, err := c.Render(1, now)
-		if err != nil {
-			return i, err
-		}
-		types[i], ids[i], bodies[i] = c.Type, c.ID, body
-	}
-	rows, err := tx.QueryContext(ctx, pgInsertRecords, types, ids, now.UnixMilli(), bodies)
-	if err != nil {
-		return 0, fmt.Errorf("insert records: %w", err)
-	}
-	written := map[Ref]bool{}
-	for rows.Next() {
-		var r Ref
-		if err := rows.Scan(&r.Type, &r.ID); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("insert records: %w", err)
-		}
-		written[r] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("insert records: %w", err)
-	}
-	for i := range changes {
-		ref := Ref{Type: types[i], ID: ids[i]}
-		if !written[ref] {
-			return i, ErrExists
-		}
-		delete(written, ref) // a second change of the same record finds it taken
-		ref.Version = 1
-		out[i] = Outcome{Record: Record{Ref: ref, Updated: now, Body: bodies[i]}, Created: true}
-	}
-	return 0, nil
-}
-
-// pgInsertRecords inserts unversioned records (types, ids, one ts, bodies)
-// and returns the type and id of those it wrote: not those that exist.
-const pgInsertRecords = "INSERT INTO resources (type, id, version, ts, deleted, body) " +
-	"SELECT x.type, x.id, 1, $3, 0, x.body FROM unnest($1::text[], $2::text[], $4::bytea[]) AS x(type, id, body) " +
-	"ON CONFLICT (type, id) DO NOTHING RETURNING type, id"
 
 func (s *sqlStore) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
 	if st := s.writeView.prepared(q); st != nil {
@@ -279,47 +225,6 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 	}
 	out.Record = Record{Ref: Ref{Type: c.Type, ID: c.ID, Version: version}, Seq: seq, Updated: now, Deleted: isDeleted != 0, Body: body}
 	return nil
-}
-
-// pgWrite writes a change on PostgreSQL in one statement (pgWriteStatement)
-// and returns the new version's seq. An update compares entries with the
-// index rows stored (read now unless given).
-func (s *sqlStore) pgWrite(ctx context.Context, tx *sql.Tx, c *Change, exists bool, rid, cur, version, ts int64, isDeleted int, body []byte, entries []search.Entry, stored *storedIndex) (int64, error) {
-	var seq int64
-	if !exists {
-		changes, err := newIndexRows(c.Type, entries)
-		if err != nil {
-			return 0, err
-		}
-		kind := byte('c')
-		if c.Unversioned {
-			kind = 'C'
-		}
-		q, args := pgWriteStatement(kind, changes, []any{c.Type, c.ID, version, ts, isDeleted, body})
-		err = tx.QueryRowContext(ctx, q, args...).Scan(&rid, &seq)
-		if err != nil && s.d.isUnique(err) {
-			return 0, ErrExists
-		}
-		if err != nil {
-			return 0, fmt.Errorf("insert resource: %w", err)
-		}
-		return seq, nil
-	}
-	if stored == nil {
-		var err error
-		if stored, err = s.readIndex(ctx, tx, rid); err != nil {
-			return 0, err
-		}
-	}
-	changes, err := diffIndex(stored, rid, c.Type, entries)
-	if err != nil {
-		return 0, err
-	}
-	q, args := pgWriteStatement('u', changes, []any{rid, c.Type, c.ID, cur, version, ts, isDeleted, body})
-	if err := tx.QueryRowContext(ctx, q, args...).Scan(&seq); err != nil {
-		return 0, fmt.Errorf("update resource: %w", err)
-	}
-	return seq, nil
 }
 
 // insertID inserts a row and returns its generated key: SQLite's rowid

@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/openspine/openspine/internal/search"
 )
@@ -51,9 +53,9 @@ func init() {
 // pgStatements caches the write statements by their shape (pgShape).
 var pgStatements sync.Map
 
-// pgShape names a write statement: its kind ('c' create, 'C' create
-// without a version row, 'u' update, 'i' index rows only) and, for each
-// kind of index row, whether the statement clears, deletes and inserts.
+// pgShape names a write statement: its kind ('u' update, 'i' index rows
+// only, 'n' new resources) and, for each kind of index row, whether the
+// statement clears, deletes and inserts.
 func pgShape(kind byte, changes []indexChange) string {
 	b := make([]byte, 1, 1+len(changes))
 	b[0] = kind
@@ -75,12 +77,9 @@ func pgShape(kind byte, changes []indexChange) string {
 }
 
 // pgWriteStatement returns the statement of a shape and its arguments:
-// first the ones given (create: type, id, version, ts, deleted, body;
-// update: rid, type, id, superseded version, new version, ts, deleted,
-// body; index rows only: rid), then the index rows' (pgIndexArgs).
-//
-// A create returns the new rid and seq (0 without a version row), an
-// update the new seq; index rows only, nothing of use.
+// first the ones given (update: rid, type, id, superseded version, new
+// version, ts, deleted, body; index rows only: rid), then the index rows'
+// (pgIndexArgs). An update returns the new seq.
 func pgWriteStatement(kind byte, changes []indexChange, args []any) (string, []any) {
 	shape := pgShape(kind, changes)
 	if q, ok := pgStatements.Load(shape); ok {
@@ -90,22 +89,13 @@ func pgWriteStatement(kind byte, changes []indexChange, args []any) (string, []a
 	var withs []string
 	var q string
 	switch kind {
-	case 'c', 'C':
-		withs = append(withs, "r AS (INSERT INTO resources (type, id, version, ts, deleted, body) VALUES ($1, $2, $3, $4, $5, $6) RETURNING rid)")
-		seq := "0"
-		if kind == 'c' {
-			withs = append(withs, "v AS ("+versionRow+"VALUES ($1, $2, $3, $4, $5, ''::bytea) RETURNING seq)")
-			seq = "(SELECT seq FROM v)"
-		}
-		withs = append(withs, pgIndexClauses(changes, 7, "r.rid", "r, ")...)
-		q = "SELECT r.rid, " + seq + " FROM r"
 	case 'u':
 		withs = append(withs, "keep AS (UPDATE versions SET body = (SELECT body FROM resources WHERE rid = $1) WHERE type = $2 AND id = $3 AND version = $4)",
 			"upd AS (UPDATE resources SET version = $5, ts = $6, deleted = $7, body = $8 WHERE rid = $1)")
-		withs = append(withs, pgIndexClauses(changes, 9, "$1", "")...)
+		withs = append(withs, pgIndexClauses(changes, 9)...)
 		q = versionRow + "VALUES ($2, $3, $5, $6, $7, ''::bytea) RETURNING seq"
 	default:
-		withs = append(withs, pgIndexClauses(changes, 2, "$1", "")...)
+		withs = append(withs, pgIndexClauses(changes, 2)...)
 		q = "SELECT 1"
 	}
 	if len(withs) > 0 {
@@ -116,18 +106,13 @@ func pgWriteStatement(kind byte, changes []indexChange, args []any) (string, []a
 }
 
 // pgIndexClauses returns the WITH clauses that write the index rows of
-// changes, of the resource whose rid is the expression rid (from, when not
-// empty, is what the inserts select from besides the rows: "r, "); their
-// parameters are numbered from first on, in pgIndexArgs's order.
-func pgIndexClauses(changes []indexChange, first int, rid, from string) []string {
+// changes, of the resource $1; their parameters are numbered from first
+// on, in pgIndexArgs's order.
+func pgIndexClauses(changes []indexChange, first int) []string {
+	const rid = "$1"
 	n := first
 	unnest := func(cols []string) string {
-		arrays := make([]string, len(cols))
-		for i, c := range cols {
-			arrays[i] = "$" + strconv.Itoa(n) + "::" + pgArrayType[c]
-			n++
-		}
-		return "unnest(" + strings.Join(arrays, ", ") + ") AS x(" + strings.Join(cols, ", ") + ")"
+		return pgUnnest(&n, nil, cols) + " AS x(" + strings.Join(cols, ", ") + ")"
 	}
 	var out []string
 	for k, t := range indexTypes {
@@ -144,7 +129,7 @@ func pgIndexClauses(changes []indexChange, first int, rid, from string) []string
 			out = append(out, fmt.Sprintf("d%d AS (DELETE FROM %s t USING %s WHERE t.rid = %s AND %s)", k, table, unnest(cols), rid, strings.Join(match, " AND ")))
 		}
 		if len(ch.inserts) > 0 {
-			out = append(out, fmt.Sprintf("i%d AS (INSERT INTO %s (rid, %s) SELECT %s, x.%s FROM %s%s)", k, table, strings.Join(cols, ", "), rid, strings.Join(cols, ", x."), from, unnest(cols)))
+			out = append(out, fmt.Sprintf("i%d AS (INSERT INTO %s (rid, %s) SELECT %s, x.%s FROM %s)", k, table, strings.Join(cols, ", "), rid, strings.Join(cols, ", x."), unnest(cols)))
 		}
 	}
 	return out
@@ -154,62 +139,62 @@ func pgIndexClauses(changes []indexChange, first int, rid, from string) []string
 // the columns of the rows to delete, then those of the rows to insert,
 // each as an array (only those the clauses hold).
 func pgIndexArgs(args []any, changes []indexChange) []any {
-	columns := func(t search.Type, rows [][]any) []any {
-		cols := indexColumns[t]
-		out := make([]any, len(cols))
-		for i, c := range cols {
-			switch pgArrayType[c] {
-			case "int8[]":
-				a := make([]int64, len(rows))
-				for j, r := range rows {
-					a[j] = r[i].(int64)
-				}
-				out[i] = a
-			case "float8[]":
-				a := make([]float64, len(rows))
-				for j, r := range rows {
-					a[j] = r[i].(float64)
-				}
-				out[i] = a
-			default:
-				a := make([]string, len(rows))
-				for j, r := range rows {
-					a[j] = r[i].(string)
-				}
-				out[i] = a
-			}
-		}
-		return out
-	}
 	for k, t := range indexTypes {
 		ch := &changes[k]
 		if len(ch.deletes) > 0 {
-			args = append(args, columns(t, ch.deletes)...)
+			args = append(args, pgColumns(t, ch.deletes)...)
 		}
 		if len(ch.inserts) > 0 {
-			args = append(args, columns(t, ch.inserts)...)
+			args = append(args, pgColumns(t, ch.inserts)...)
 		}
 	}
 	return args
 }
 
-// newIndexRows returns the index rows of entries as changes that insert
-// them all (a resource that has none yet).
-func newIndexRows(typ string, entries []search.Entry) ([]indexChange, error) {
-	changes := make([]indexChange, len(indexTypes))
-	for _, e := range entries {
-		k := -1
-		for i, t := range indexTypes {
-			if t == e.Type {
-				k = i
+// pgColumns returns rows of index kind t (their values after rid) as one
+// array per column, typed as pgArrayType says.
+func pgColumns(t search.Type, rows [][]any) []any {
+	cols := indexColumns[t]
+	out := make([]any, len(cols))
+	for i, c := range cols {
+		switch pgArrayType[c] {
+		case "int8[]":
+			a := make([]int64, len(rows))
+			for j, r := range rows {
+				a[j] = r[i].(int64)
 			}
+			out[i] = a
+		case "float8[]":
+			a := make([]float64, len(rows))
+			for j, r := range rows {
+				a[j] = r[i].(float64)
+			}
+			out[i] = a
+		default:
+			a := make([]string, len(rows))
+			for j, r := range rows {
+				a[j] = r[i].(string)
+			}
+			out[i] = a
 		}
-		if k < 0 {
-			return nil, fmt.Errorf("unknown index type %q", e.Type)
-		}
-		changes[k].inserts = append(changes[k].inserts, indexInsert[e.Type].values(0, typ, e)[1:])
 	}
-	return changes, nil
+	return out
+}
+
+// pgUnnest returns "unnest($n::type[], ...)" of an int8 array for each of
+// extra and one array per column of cols, numbering the parameters from
+// *n on.
+func pgUnnest(n *int, extra, cols []string) string {
+	var arrays []string
+	for range extra {
+		arrays = append(arrays, "$"+strconv.Itoa(*n)+"::int8[]")
+		*n++
+	}
+	for _, c := range cols {
+		arrays = append(arrays, "$"+strconv.Itoa(*n)+"::"+pgArrayType[c])
+		*n++
+	}
+	return "unnest(" + strings.Join(arrays, ", ") + ")"
 }
 
 // pgCurrentSQL locks a resource's current row (FOR UPDATE: concurrent
@@ -261,4 +246,151 @@ func (s *sqlStore) pgCurrent(ctx context.Context, tx *sql.Tx, typ, id string) (r
 		stored = nil
 	}
 	return rid, cur, deleted, exists, stored, nil
+}
+
+// pgWrite writes a change on PostgreSQL in one statement (pgWriteStatement)
+// and returns the new version's seq. An update compares entries with the
+// index rows stored (read now unless given).
+func (s *sqlStore) pgWrite(ctx context.Context, tx *sql.Tx, c *Change, exists bool, rid, cur, version, ts int64, isDeleted int, body []byte, entries []search.Entry, stored *storedIndex) (int64, error) {
+	if !exists {
+		var out [1]Outcome
+		if _, err := s.pgCreate(ctx, tx, []Change{*c}, [][]byte{body}, time.UnixMilli(ts).UTC(), out[:]); err != nil {
+			return 0, err
+		}
+		return out[0].Seq, nil
+	}
+	if stored == nil {
+		var err error
+		if stored, err = s.readIndex(ctx, tx, rid); err != nil {
+			return 0, err
+		}
+	}
+	changes, err := diffIndex(stored, rid, c.Type, entries)
+	if err != nil {
+		return 0, err
+	}
+	var seq int64
+	q, args := pgWriteStatement('u', changes, []any{rid, c.Type, c.ID, cur, version, ts, isDeleted, body})
+	if err := tx.QueryRowContext(ctx, q, args...).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("update resource: %w", err)
+	}
+	return seq, nil
+}
+
+// pgCreate writes new resources (plain creates: Op Create, no condition)
+// in one statement: their rows, the version rows of the versioned ones and
+// all their index rows. bodies are the rendered bodies (rendered here, at
+// version 1, when nil). out gets each change's outcome. A resource that
+// exists (or comes twice among changes) is not written: the index of the
+// first such change is returned with ErrExists, and the caller rolls the
+// transaction back.
+func (s *sqlStore) pgCreate(ctx context.Context, tx *sql.Tx, changes []Change, bodies [][]byte, now time.Time, out []Outcome) (int, error) {
+	types, ids, versioned := make([]string, len(changes)), make([]string, len(changes)), make([]bool, len(changes))
+	if bodies == nil {
+		bodies = make([][]byte, len(changes))
+		for i := range changes {
+			var err error
+			if bodies[i], err = changes[i].Render(1, now); err != nil {
+				return i, err
+			}
+		}
+	}
+	rows := make([]newIndexRows, len(indexTypes))
+	for i := range changes {
+		c := &changes[i]
+		types[i], ids[i], versioned[i] = c.Type, c.ID, !c.Unversioned
+		for _, e := range c.Index {
+			k := slices.Index(indexTypes, e.Type)
+			if k < 0 {
+				return i, fmt.Errorf("unknown index type %q", e.Type)
+			}
+			rows[k].n = append(rows[k].n, int64(i+1))
+			rows[k].rows = append(rows[k].rows, indexInsert[e.Type].values(0, c.Type, e)[1:])
+		}
+	}
+	q := pgCreateStatement(rows)
+	args := []any{types, ids, bodies, versioned, now.UnixMilli()}
+	for k, t := range indexTypes {
+		if len(rows[k].n) > 0 {
+			args = append(args, rows[k].n)
+			args = append(args, pgColumns(t, rows[k].rows)...)
+		}
+	}
+	res, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("insert resources: %w", err)
+	}
+	seqs := make([]int64, len(changes))
+	written := make([]bool, len(changes))
+	for res.Next() {
+		var n, seq int64
+		if err := res.Scan(&n, &seq); err != nil {
+			res.Close()
+			return 0, fmt.Errorf("insert resources: %w", err)
+		}
+		if n >= 1 && n <= int64(len(changes)) {
+			written[n-1], seqs[n-1] = true, seq
+		}
+	}
+	res.Close()
+	if err := res.Err(); err != nil {
+		return 0, fmt.Errorf("insert resources: %w", err)
+	}
+	seen := make(map[Ref]bool, len(changes))
+	for i := range changes {
+		ref := Ref{Type: types[i], ID: ids[i]}
+		if !written[i] || seen[ref] {
+			return i, ErrExists
+		}
+		seen[ref] = true
+	}
+	for i := range changes {
+		out[i] = Outcome{Record: Record{Ref: Ref{Type: types[i], ID: ids[i], Version: 1}, Seq: seqs[i], Updated: now, Body: bodies[i]}, Created: true}
+	}
+	return 0, nil
+}
+
+// newIndexRows are the index rows of one kind of a run of new resources:
+// each row's resource (its place in the run, from 1) and its values after
+// rid.
+type newIndexRows struct {
+	n    []int64
+	rows [][]any
+}
+
+// pgCreateStatement returns pgCreate's statement for index rows of the
+// kinds rows has. Parameters: $1 types, $2 ids, $3 bodies, $4 versioned
+// (arrays, one element per resource), $5 ts; then for each kind with
+// rows, the rows' resources and one array per column. It returns each
+// resource written: its place in the run and its version row's seq (0
+// without).
+func pgCreateStatement(rows []newIndexRows) string {
+	shape := make([]indexChange, len(rows))
+	for k := range rows {
+		if len(rows[k].n) > 0 {
+			shape[k].inserts = [][]any{nil}
+		}
+	}
+	key := pgShape('n', shape)
+	if q, ok := pgStatements.Load(key); ok {
+		return q.(string)
+	}
+	withs := []string{
+		"x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::boolean[]) WITH ORDINALITY AS x(type, id, body, versioned, n))",
+		"r AS (INSERT INTO resources (type, id, version, ts, deleted, body) SELECT type, id, 1, $5, 0, body FROM x ORDER BY n ON CONFLICT (type, id) DO NOTHING RETURNING rid, type, id)",
+		"w AS (SELECT r.rid, x.n, x.type, x.id, x.versioned FROM r JOIN x ON x.type = r.type AND x.id = r.id)",
+		"v AS (INSERT INTO versions (type, id, version, ts, deleted, body) SELECT type, id, 1, $5, 0, ''::bytea FROM w WHERE versioned ORDER BY n RETURNING seq, type, id)",
+	}
+	p := 6
+	for k, t := range indexTypes {
+		if len(rows[k].n) == 0 {
+			continue
+		}
+		cols := indexColumns[t]
+		withs = append(withs, fmt.Sprintf("i%d AS (INSERT INTO %s (rid, %s) SELECT w.rid, y.%s FROM w JOIN %s AS y(n, %s) ON y.n = w.n)",
+			k, tableFor[t], strings.Join(cols, ", "), strings.Join(cols, ", y."), pgUnnest(&p, []string{"n"}, cols), strings.Join(cols, ", ")))
+	}
+	q := "WITH " + strings.Join(withs, ", ") + " SELECT w.n, COALESCE(v.seq, 0) FROM w LEFT JOIN v ON v.type = w.type AND v.id = w.id"
+	pgStatements.Store(key, q)
+	return q
 }

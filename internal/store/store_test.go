@@ -836,6 +836,66 @@ func TestConcurrentUpdatesKeepTheIndexExact(t *testing.T) {
 	})
 }
 
+// TestCreatesTogether: creates applied together (on PostgreSQL, one
+// statement) each get their own index rows, version rows in the order
+// given (none for an unversioned record), and outcomes that say so.
+func TestCreatesTogether(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		s, dsn, dir := b.Open(t)
+		ctx := context.Background()
+		mk := func(id string, unversioned bool, es ...search.Entry) store.Change {
+			return store.Change{Op: store.Create, Type: "Basic", ID: id, Unversioned: unversioned, Index: es,
+				Render: func(v int64, _ time.Time) ([]byte, error) {
+					return []byte(fmt.Sprintf(`{"resourceType":"Basic","id":%q,"v":%d}`, id, v)), nil
+				}}
+		}
+		tok := func(code string) search.Entry { return search.Entry{Param: "code", Type: search.Token, System: "s", Code: code} }
+		out, err := s.Apply(ctx, []store.Change{
+			mk("a", false, tok("a1"), tok("a2")),
+			mk("b", true, tok("b1")),
+			mk("c", false, search.Entry{Param: "name", Type: search.String, Norm: "C", Exact: "c"}, search.Entry{Param: "date", Type: search.Date, Lo: 5, Hi: 6}),
+			mk("d", false),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range []string{"a", "b", "c", "d"} {
+			o := out[i]
+			if !o.Created || o.ID != id || o.Version != 1 || !strings.Contains(string(o.Body), `"id":"`+id+`"`) {
+				t.Fatalf("outcome %d: %+v", i, o)
+			}
+		}
+		if out[1].Seq != 0 || out[0].Seq == 0 || !(out[0].Seq < out[2].Seq && out[2].Seq < out[3].Seq) {
+			t.Fatalf("seqs %d %d %d %d: want a < c < d and none for b", out[0].Seq, out[1].Seq, out[2].Seq, out[3].Seq)
+		}
+		hist, err := s.History(ctx, store.HistoryQuery{Type: "Basic", Count: 10})
+		if err != nil || len(hist) != 3 || hist[0].ID != "d" || hist[1].ID != "c" || hist[2].ID != "a" {
+			t.Fatalf("history %+v (%v), want d, c, a", hist, err)
+		}
+		db := openDirect(t, b, dsn, dir)
+		rows, err := db.Query(`SELECT r.id, 't:' || t.code FROM sp_token t JOIN resources r ON r.rid = t.rid
+			UNION ALL SELECT r.id, 's:' || x.norm FROM sp_string x JOIN resources r ON r.rid = x.rid
+			UNION ALL SELECT r.id, 'd:' || CAST(x.lo AS TEXT) FROM sp_date x JOIN resources r ON r.rid = x.rid`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var got []string
+		for rows.Next() {
+			var id, v string
+			if err := rows.Scan(&id, &v); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, id+" "+v)
+		}
+		slices.Sort(got)
+		want := []string{"a t:a1", "a t:a2", "b t:b1", "c d:5", "c s:C"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("index rows %q, want %q", got, want)
+		}
+	})
+}
+
 // TestIndexRowsOfEveryKindAreReplaced: an update that keeps one row of
 // each kind of index row and changes another deletes and inserts rows of
 // every kind (each with its own column types: on PostgreSQL they travel as

@@ -849,7 +849,9 @@ func TestCreatesTogether(t *testing.T) {
 					return []byte(fmt.Sprintf(`{"resourceType":"Basic","id":%q,"v":%d}`, id, v)), nil
 				}}
 		}
-		tok := func(code string) search.Entry { return search.Entry{Param: "code", Type: search.Token, System: "s", Code: code} }
+		tok := func(code string) search.Entry {
+			return search.Entry{Param: "code", Type: search.Token, System: "s", Code: code}
+		}
 		out, err := s.Apply(ctx, []store.Change{
 			mk("a", false, tok("a1"), tok("a2")),
 			mk("b", true, tok("b1")),

@@ -14,6 +14,11 @@ import (
 
 func (s *sqlStore) Apply(ctx context.Context, changes []Change) ([]Outcome, error) {
 	defer observe("apply", time.Now())
+	if s.d.numbered && len(changes) > 0 && createRun(changes) == len(changes) {
+		if out, ok := s.pgCreateAlone(ctx, changes); ok {
+			return out, nil
+		}
+	}
 	var out []Outcome
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error

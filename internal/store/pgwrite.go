@@ -54,7 +54,7 @@ func init() {
 var pgStatements sync.Map
 
 // pgShape names a write statement: its kind ('u' update, 'i' index rows
-// only, 'n' new resources) and, for each kind of index row, whether the
+// only, 'n' new resources, 'N' the same without ON CONFLICT) and, for each kind of index row, whether the
 // statement clears, deletes and inserts.
 func pgShape(kind byte, changes []indexChange) string {
 	b := make([]byte, 1, 1+len(changes))
@@ -285,6 +285,30 @@ func (s *sqlStore) pgWrite(ctx context.Context, tx *sql.Tx, c *Change, exists bo
 // first such change is returned with ErrExists, and the caller rolls the
 // transaction back.
 func (s *sqlStore) pgCreate(ctx context.Context, tx *sql.Tx, changes []Change, bodies [][]byte, now time.Time, out []Outcome) (int, error) {
+	return s.pgCreateOn(ctx, tx, true, changes, bodies, now, out)
+}
+
+// pgCreateAlone writes a change set of plain creates only, on PostgreSQL,
+// in one statement outside any explicit transaction (a statement alone is
+// atomic, and BEGIN and COMMIT are two round trips more). The statement
+// has no ON CONFLICT clause: a resource that exists, or one that comes
+// twice, fails it whole. Then, or on any other failure, ok is false and
+// the caller applies the changes the usual way, in a transaction, which
+// names the change that failed (or succeeds, after a conflict that
+// resolved itself).
+func (s *sqlStore) pgCreateAlone(ctx context.Context, changes []Change) (out []Outcome, ok bool) {
+	start := time.Now()
+	out = make([]Outcome, len(changes))
+	if _, err := s.pgCreateOn(ctx, s.db, false, changes, nil, start.UTC().Truncate(time.Millisecond), out); err != nil {
+		return nil, false
+	}
+	commitSeconds.Observe(time.Since(start).Seconds())
+	return out, true
+}
+
+// pgCreateOn is pgCreate on q (a transaction, or the pool for a statement
+// alone), with or without ON CONFLICT DO NOTHING.
+func (s *sqlStore) pgCreateOn(ctx context.Context, q querier, onConflict bool, changes []Change, bodies [][]byte, now time.Time, out []Outcome) (int, error) {
 	types, ids, versioned := make([]string, len(changes)), make([]string, len(changes)), make([]bool, len(changes))
 	if bodies == nil {
 		bodies = make([][]byte, len(changes))
@@ -308,7 +332,7 @@ func (s *sqlStore) pgCreate(ctx context.Context, tx *sql.Tx, changes []Change, b
 			rows[k].rows = append(rows[k].rows, indexInsert[e.Type].values(0, c.Type, e)[1:])
 		}
 	}
-	q := pgCreateStatement(rows)
+	stmt := pgCreateStatement(rows, onConflict)
 	args := []any{types, ids, bodies, versioned, now.UnixMilli()}
 	for k, t := range indexTypes {
 		if len(rows[k].n) > 0 {
@@ -316,7 +340,7 @@ func (s *sqlStore) pgCreate(ctx context.Context, tx *sql.Tx, changes []Change, b
 			args = append(args, pgColumns(t, rows[k].rows)...)
 		}
 	}
-	res, err := tx.QueryContext(ctx, q, args...)
+	res, err := q.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return 0, fmt.Errorf("insert resources: %w", err)
 	}
@@ -359,25 +383,29 @@ type newIndexRows struct {
 }
 
 // pgCreateStatement returns pgCreate's statement for index rows of the
-// kinds rows has. Parameters: $1 types, $2 ids, $3 bodies, $4 versioned
+// kinds rows has, with or without ON CONFLICT DO NOTHING. Parameters: $1 types, $2 ids, $3 bodies, $4 versioned
 // (arrays, one element per resource), $5 ts; then for each kind with
 // rows, the rows' resources and one array per column. It returns each
 // resource written: its place in the run and its version row's seq (0
 // without).
-func pgCreateStatement(rows []newIndexRows) string {
+func pgCreateStatement(rows []newIndexRows, onConflict bool) string {
 	shape := make([]indexChange, len(rows))
 	for k := range rows {
 		if len(rows[k].n) > 0 {
 			shape[k].inserts = [][]any{nil}
 		}
 	}
-	key := pgShape('n', shape)
+	kind, conflict := byte('N'), ""
+	if onConflict {
+		kind, conflict = 'n', " ON CONFLICT (type, id) DO NOTHING"
+	}
+	key := pgShape(kind, shape)
 	if q, ok := pgStatements.Load(key); ok {
 		return q.(string)
 	}
 	withs := []string{
 		"x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::boolean[]) WITH ORDINALITY AS x(type, id, body, versioned, n))",
-		"r AS (INSERT INTO resources (type, id, version, ts, deleted, body) SELECT type, id, 1, $5, 0, body FROM x ORDER BY n ON CONFLICT (type, id) DO NOTHING RETURNING rid, type, id)",
+		"r AS (INSERT INTO resources (type, id, version, ts, deleted, body) SELECT type, id, 1, $5, 0, body FROM x ORDER BY n" + conflict + " RETURNING rid, type, id)",
 		"w AS (SELECT r.rid, x.n, x.type, x.id, x.versioned FROM r JOIN x ON x.type = r.type AND x.id = r.id)",
 		"v AS (INSERT INTO versions (type, id, version, ts, deleted, body) SELECT type, id, 1, $5, 0, ''::bytea FROM w WHERE versioned ORDER BY n RETURNING seq, type, id)",
 	}

@@ -15,8 +15,9 @@ import (
 func (s *sqlStore) Apply(ctx context.Context, changes []Change) ([]Outcome, error) {
 	defer observe("apply", time.Now())
 	if s.d.numbered && len(changes) > 0 && createRun(changes) == len(changes) {
-		if out, ok := s.pgCreateAlone(ctx, changes); ok {
-			return out, nil
+		out, again, err := s.pgCreateAlone(ctx, changes)
+		if !again {
+			return out, err
 		}
 	}
 	var out []Outcome

@@ -3,12 +3,15 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/openspine/openspine/internal/search"
 )
@@ -292,18 +295,25 @@ func (s *sqlStore) pgCreate(ctx context.Context, tx *sql.Tx, changes []Change, b
 // in one statement outside any explicit transaction (a statement alone is
 // atomic, and BEGIN and COMMIT are two round trips more). The statement
 // has no ON CONFLICT clause: a resource that exists, or one that comes
-// twice, fails it whole. Then, or on any other failure, ok is false and
-// the caller applies the changes the usual way, in a transaction, which
-// names the change that failed (or succeeds, after a conflict that
-// resolved itself).
-func (s *sqlStore) pgCreateAlone(ctx context.Context, changes []Change) (out []Outcome, ok bool) {
+// twice, fails it whole with a unique violation. Then, and after a
+// deadlock or a serialisation failure, again is true: the caller applies
+// the changes the usual way, in a transaction, which retries and names the
+// change that exists. Any other failure is the outcome (as a failed
+// statement inside the transaction would be: the write may have been
+// committed only if the connection broke after the statement ran).
+func (s *sqlStore) pgCreateAlone(ctx context.Context, changes []Change) (out []Outcome, again bool, err error) {
 	start := time.Now()
 	out = make([]Outcome, len(changes))
-	if _, err := s.pgCreateOn(ctx, s.db, false, changes, nil, start.UTC().Truncate(time.Millisecond), out); err != nil {
-		return nil, false
+	k, err := s.pgCreateOn(ctx, s.db, false, changes, nil, start.UTC().Truncate(time.Millisecond), out)
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+		commitSeconds.Observe(time.Since(start).Seconds())
+		return out, false, nil
+	case errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "40001" || pe.Code == "40P01"):
+		return nil, true, nil
 	}
-	commitSeconds.Observe(time.Since(start).Seconds())
-	return out, true
+	return nil, false, &ChangeError{Index: k, Err: err}
 }
 
 // pgCreateOn is pgCreate on q (a transaction, or the pool for a statement

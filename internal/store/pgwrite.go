@@ -19,18 +19,24 @@ import (
 // On PostgreSQL every statement is a round trip to the server, and on a
 // small machine the round trips, not the statements' work, are much of
 // what a write costs (each wakes the server's backend and then the spine).
-// So a change is written there in one statement: the resource, its version
-// row and all its index rows (a create); or the superseded version's body,
-// the resource, the new version row and the index rows that differ (an
-// update, after the index rows are read), with data-modifying WITH
-// clauses. The index rows of each kind travel as arrays, one per column
-// (unnest). A statement holds only the clauses its change needs (an
-// update of a prescription's status touches one or two kinds of index
-// rows; an empty clause still costs the server its executor start), so
-// its text depends on which kinds are cleared, deleted from and inserted
-// into: a few dozen texts in practice, each prepared once per connection
-// by pgx. SQLite, in process, runs the same steps as separate prepared
-// statements.
+// So writes there take as few statements as the SQL allows, with
+// data-modifying WITH clauses and the index rows of each kind as arrays,
+// one per column (unnest):
+//
+//   - the plain creates that follow each other in a change set: one
+//     statement for their resources, version rows and index rows
+//     (pgCreate); a change set of nothing else, that statement alone,
+//     outside an explicit transaction (pgCreateAlone);
+//   - an update: the row locked and its index rows read in one statement
+//     (pgCurrent), then the superseded version's body, the resource, the
+//     new version row and the index rows that differ in another (pgWrite).
+//
+// A statement holds only the clauses its change needs (an update of a
+// prescription's status touches one or two kinds of index rows; an empty
+// clause still costs the server its executor start), so its text depends
+// on which kinds are cleared, deleted from and inserted into: a few dozen
+// texts in practice, each prepared once per connection by pgx. SQLite, in
+// process, runs the same steps as separate prepared statements.
 
 // indexColumns[t] are the columns of an index row of kind t after rid.
 var indexColumns = map[search.Type][]string{}
@@ -57,8 +63,8 @@ func init() {
 var pgStatements sync.Map
 
 // pgShape names a write statement: its kind ('u' update, 'i' index rows
-// only, 'n' new resources, 'N' the same without ON CONFLICT) and, for each kind of index row, whether the
-// statement clears, deletes and inserts.
+// only, 'n' new resources, 'N' the same without ON CONFLICT) and, for each
+// kind of index row, whether the statement clears, deletes and inserts.
 func pgShape(kind byte, changes []indexChange) string {
 	b := make([]byte, 1, 1+len(changes))
 	b[0] = kind

@@ -898,6 +898,64 @@ func TestCreatesTogether(t *testing.T) {
 	})
 }
 
+// TestRecordsWithAnUpdate: records created together with an update after
+// them (as the answers kept for retries are) are written with it, or not
+// at all: when one exists (named), or when the update fails (named).
+func TestRecordsWithAnUpdate(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		s, _, _ := b.Open(t)
+		ctx := context.Background()
+		record := func(id string) store.Change {
+			return store.Change{Op: store.Create, Type: "_Answer", ID: id, Unversioned: true,
+				Render: func(int64, time.Time) ([]byte, error) { return []byte(`{"answer":"` + id + `"}`), nil }}
+		}
+		update := func(ifMatch int64, name string) store.Change {
+			c := change(store.Update, "u", org(name, "U1", nil))
+			c.IfMatch = ifMatch
+			return c
+		}
+		if _, err := s.Apply(ctx, []store.Change{change(store.Create, "u", org("First", "U1", nil))}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.Apply(ctx, []store.Change{record("r1"), record("r2"), update(1, "Second")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !out[0].Created || out[1].ID != "r2" || out[1].Version != 1 || out[2].Version != 2 || out[2].Seq == 0 {
+			t.Fatalf("outcomes %+v", out)
+		}
+		if rec, err := s.Read(ctx, "_Answer", "r2"); err != nil || string(rec.Body) != `{"answer":"r2"}` {
+			t.Fatalf("r2: %+v, %v", rec, err)
+		}
+		hits, err := s.Search(ctx, query(t, "name=Second"), 10)
+		if err != nil || len(hits) != 1 {
+			t.Fatalf("search after the update: %v, %v", hits, err)
+		}
+		var ce *store.ChangeError
+		var vc *store.VersionConflict
+		for _, tc := range []struct {
+			changes []store.Change
+			index   int
+			what    func(error) bool
+		}{
+			{[]store.Change{record("r3"), record("r1"), update(2, "Third")}, 1, func(err error) bool { return errors.Is(err, store.ErrExists) }},
+			{[]store.Change{record("r3"), record("r3"), update(2, "Third")}, 1, func(err error) bool { return errors.Is(err, store.ErrExists) }},
+			{[]store.Change{record("r3"), update(1, "Third")}, 1, func(err error) bool { return errors.As(err, &vc) && vc.Current == 2 }},
+		} {
+			_, err := s.Apply(ctx, tc.changes)
+			if !errors.As(err, &ce) || ce.Index != tc.index || !tc.what(ce.Err) {
+				t.Fatalf("%d changes: %v, want change %d to fail", len(tc.changes), err, tc.index)
+			}
+			if _, err := s.Read(ctx, "_Answer", "r3"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("a record of a refused change set was written: %v", err)
+			}
+			if rec, _ := s.Read(ctx, "Organization", "u"); rec.Version != 2 {
+				t.Fatalf("the update of a refused change set was applied: version %d", rec.Version)
+			}
+		}
+	})
+}
+
 // TestIndexRowsOfEveryKindAreReplaced: an update that keeps one row of
 // each kind of index row and changes another deletes and inserts rows of
 // every kind (each with its own column types: on PostgreSQL they travel as

@@ -69,7 +69,7 @@ var steps = []string{"prepare", "sign (ES256, client)", "order ($process-message
 
 func main() {
 	spine := flag.String("spine", "", "path of the spine binary (required)")
-	db := flag.String("db", "", "PostgreSQL URL for spine --db, pointing at a fresh schema via search_path (default: SQLite in a temporary folder)")
+	db := flag.String("db", "", "PostgreSQL URL for spine --db: without search_path the run gets a schema of its own, created and dropped here; with it, that schema, which should be empty (default: SQLite in a temporary folder)")
 	patients := flag.Int("patients", 5000, "patients to seed with spine seed")
 	items := flag.Int("items", 1, "line items per prescription (1-4)")
 	workers := flag.Int("workers", 64, "concurrent closed-loop workers, each running complete cycles (with --rate: the connections open-loop cycles run on)")
@@ -103,6 +103,14 @@ type bench struct {
 }
 
 func run(ctx context.Context, spinePath, db string, nPatients, items, workers int, duration, warmup time.Duration) error {
+	if db != "" {
+		var drop func()
+		var err error
+		if db, drop, err = loadgen.FreshSchema(ctx, db); err != nil {
+			return err
+		}
+		defer drop()
+	}
 	backend, dbArgs := loadgen.Backend(db)
 	fmt.Printf("epsbench: %s, %d patients, %d item(s) per prescription, %d workers, %s measured (+%s warm-up)\n", backend, nPatients, items, workers, duration, warmup)
 	if openRate > 0 {

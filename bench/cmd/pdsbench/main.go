@@ -45,7 +45,7 @@ func main() {
 	lightWorkers := flag.Int("light-workers", 4, "workers of the extra light-load search runs (latency without queueing behind 64 clients; 0: skip them)")
 	duration := flag.Duration("duration", 10*time.Second, "measured duration of each scenario")
 	warmup := flag.Duration("warmup", time.Second, "unmeasured warm-up before each scenario")
-	db := flag.String("db", "", "PostgreSQL URL for spine --db, pointing at a fresh schema via search_path (with --reuse: one seeded before with the same --patients and --seed); default SQLite in the data folder")
+	db := flag.String("db", "", "PostgreSQL URL for spine --db: without search_path the run gets a schema of its own, created and dropped here; with it, that schema (with --reuse: one seeded before with the same --patients and --seed); default SQLite in the data folder")
 	dataDir := flag.String("data", "", "data folder to seed and serve (default: a fresh temporary folder, removed afterwards)")
 	var spineArgs extraArgs
 	flag.Var(&spineArgs, "spine-arg", "an extra argument for spine serve (repeatable), e.g. --spine-arg=--no-audit")
@@ -88,6 +88,14 @@ type person struct {
 func run(ctx context.Context, cfg config) error {
 	if cfg.db != "" && cfg.auditFrom != "" {
 		return errors.New("--audit-from replaces a SQLite audit.db: not with --db")
+	}
+	if cfg.db != "" && !cfg.reuse {
+		var drop func()
+		var err error
+		if cfg.db, drop, err = loadgen.FreshSchema(ctx, cfg.db); err != nil {
+			return err
+		}
+		defer drop()
 	}
 	backend, dbArgs := loadgen.Backend(cfg.db)
 	fmt.Printf("pdsbench: %s, %d patients (seed %d), %d workers, %s per scenario (+%s warm-up)\n",

@@ -24,7 +24,7 @@ import (
 
 func main() {
 	spine := flag.String("spine", "", "path of the spine binary (required; bench/run.sh builds it)")
-	db := flag.String("db", "", "PostgreSQL URL for spine --db, pointing at a fresh schema via search_path (default: SQLite in a temporary folder)")
+	db := flag.String("db", "", "PostgreSQL URL for spine --db: without search_path the run gets a schema of its own, created and dropped here; with it, that schema, which should be empty (default: SQLite in a temporary folder)")
 	orgs := flag.Int("orgs", 100000, "organisations to load before the measurements")
 	perBundle := flag.Int("bundle", 500, "entries per transaction Bundle in the load phase")
 	loaders := flag.Int("loaders", 4, "concurrent loaders in the load phase")
@@ -65,6 +65,12 @@ func run(ctx context.Context, spinePath string, cfg config) error {
 	backend := "sqlite"
 	if cfg.db != "" {
 		backend = "postgres"
+		var drop func()
+		var err error
+		if cfg.db, drop, err = loadgen.FreshSchema(ctx, cfg.db); err != nil {
+			return err
+		}
+		defer drop()
 	}
 	fmt.Printf("spinebench: backend %s, auth %s, %d organisations, %d workers, %s per scenario (+%s warm-up)\n",
 		backend, cfg.authMode, cfg.orgs, cfg.workers, cfg.duration, cfg.warmup)

@@ -61,6 +61,19 @@ func postgresReachable() error {
 	return pgErr
 }
 
+// PostgresURLOrSkip returns the server to test against, once it answers;
+// when it does not, the test is skipped (said loudly), or fails when
+// SPINE_REQUIRE_POSTGRES=1.
+func PostgresURLOrSkip(t testing.TB) string {
+	if err := postgresReachable(); err != nil {
+		if os.Getenv("SPINE_REQUIRE_POSTGRES") == "1" {
+			t.Fatalf("PostgreSQL is required but unreachable at %s: %v", PostgresURL(), err)
+		}
+		t.Skipf("PostgreSQL UNREACHABLE at %s (%v): PostgreSQL tests SKIPPED", PostgresURL(), err)
+	}
+	return PostgresURL()
+}
+
 // Run runs f once per backend as a subtest.
 func Run(t *testing.T, f func(t *testing.T, b Backend)) {
 	for _, b := range Backends() {
@@ -96,12 +109,7 @@ func Backends() []Backend {
 // URL whose search_path points at it; the schema is dropped at cleanup.
 // It skips (or fails, under SPINE_REQUIRE_POSTGRES=1) when no server answers.
 func NewPostgresSchema(t testing.TB) string {
-	if err := postgresReachable(); err != nil {
-		if os.Getenv("SPINE_REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("PostgreSQL is required but unreachable at %s: %v", PostgresURL(), err)
-		}
-		t.Skipf("PostgreSQL UNREACHABLE at %s (%v): PostgreSQL tests SKIPPED", PostgresURL(), err)
-	}
+	PostgresURLOrSkip(t)
 	var b [6]byte
 	rand.Read(b[:])
 	schema := "t_" + hex.EncodeToString(b[:])

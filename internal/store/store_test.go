@@ -814,20 +814,7 @@ func TestConcurrentUpdatesKeepTheIndexExact(t *testing.T) {
 			t.Fatal(err)
 		}
 		db := openDirect(t, b, dsn, dir)
-		rows, err := db.Query("SELECT code FROM sp_token WHERE rid = (SELECT rid FROM resources WHERE type = 'Basic' AND id = 'r')")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var got []string
-		for rows.Next() {
-			var c string
-			if err := rows.Scan(&c); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, c)
-		}
-		slices.Sort(got)
+		got := texts(t, db, "SELECT code FROM sp_token WHERE rid = (SELECT rid FROM resources WHERE type = 'Basic' AND id = 'r')")
 		want := []string{"kept", last.Code}
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
@@ -875,22 +862,9 @@ func TestCreatesTogether(t *testing.T) {
 			t.Fatalf("history %+v (%v), want d, c, a", hist, err)
 		}
 		db := openDirect(t, b, dsn, dir)
-		rows, err := db.Query(`SELECT r.id, 't:' || t.code FROM sp_token t JOIN resources r ON r.rid = t.rid
+		got := texts(t, db, `SELECT r.id, 't:' || t.code FROM sp_token t JOIN resources r ON r.rid = t.rid
 			UNION ALL SELECT r.id, 's:' || x.norm FROM sp_string x JOIN resources r ON r.rid = x.rid
 			UNION ALL SELECT r.id, 'd:' || CAST(x.lo AS TEXT) FROM sp_date x JOIN resources r ON r.rid = x.rid`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var got []string
-		for rows.Next() {
-			var id, v string
-			if err := rows.Scan(&id, &v); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, id+" "+v)
-		}
-		slices.Sort(got)
 		want := []string{"a t:a1", "a t:a2", "b t:b1", "c d:5", "c s:C"}
 		if !slices.Equal(got, want) {
 			t.Fatalf("index rows %q, want %q", got, want)
@@ -988,18 +962,7 @@ func TestIndexRowsOfEveryKindAreReplaced(t *testing.T) {
 			var out []string
 			for table, cols := range map[string]string{"sp_string": "norm || '/' || exact", "sp_token": "system || '/' || code",
 				"sp_date": "CAST(lo AS TEXT) || '/' || CAST(hi AS TEXT)", "sp_number": "CAST(num AS TEXT)", "sp_ref": "ref_type || '/' || ref_id"} {
-				rows, err := db.Query("SELECT " + cols + " FROM " + table + " WHERE rid = (SELECT rid FROM resources WHERE type = 'Basic' AND id = 'k')")
-				if err != nil {
-					t.Fatal(err)
-				}
-				for rows.Next() {
-					var v string
-					if err := rows.Scan(&v); err != nil {
-						t.Fatal(err)
-					}
-					out = append(out, table+" "+v)
-				}
-				rows.Close()
+				out = append(out, texts(t, db, "SELECT '"+table+"', "+cols+" FROM "+table+" WHERE rid = (SELECT rid FROM resources WHERE type = 'Basic' AND id = 'k')")...)
 			}
 			slices.Sort(out)
 			return out
@@ -1020,6 +983,38 @@ func TestIndexRowsOfEveryKindAreReplaced(t *testing.T) {
 			t.Fatalf("after the update\n got %q\nwant %q", got, w)
 		}
 	})
+}
+
+// texts runs a query of text columns on db and returns its rows, each
+// row's columns joined by a space, sorted.
+func texts(t *testing.T, db *sql.DB, q string) []string {
+	t.Helper()
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for rows.Next() {
+		vals := make([]string, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, strings.Join(vals, " "))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // openDirect opens the database behind a store of backend b (dsn and dir

@@ -205,7 +205,7 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 			return fmt.Errorf("update resource: %w", err)
 		}
 	} else {
-		rid, err = s.insertID(ctx, tx, "INSERT INTO resources (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)", "rid",
+		rid, err = s.insertID(ctx, tx, "INSERT INTO resources (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)",
 			c.Type, c.ID, version, ts, isDeleted, body)
 		if err != nil && s.d.isUnique(err) {
 			return ErrExists
@@ -216,7 +216,7 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 		out.Created = true
 	}
 	if !c.Unversioned {
-		seq, err = s.insertID(ctx, tx, "INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)", "seq",
+		seq, err = s.insertID(ctx, tx, "INSERT INTO versions (type, id, version, ts, deleted, body) VALUES (?, ?, ?, ?, ?, ?)",
 			c.Type, c.ID, version, ts, isDeleted, []byte{})
 		if err != nil {
 			return fmt.Errorf("insert version: %w", err)
@@ -233,14 +233,9 @@ func (s *sqlStore) applyOne(ctx context.Context, tx *sql.Tx, c *Change, now time
 	return nil
 }
 
-// insertID inserts a row and returns its generated key: SQLite's rowid
-// (cheaper than RETURNING there), PostgreSQL's RETURNING column.
-func (s *sqlStore) insertID(ctx context.Context, tx *sql.Tx, q, col string, args ...any) (int64, error) {
-	var id int64
-	if s.d.numbered {
-		err := tx.QueryRowContext(ctx, s.rb(q+" RETURNING "+col), args...).Scan(&id)
-		return id, err
-	}
+// insertID inserts a row on SQLite and returns its rowid (cheaper than
+// RETURNING there). PostgreSQL writes rows through pgwrite.go's statements.
+func (s *sqlStore) insertID(ctx context.Context, tx *sql.Tx, q string, args ...any) (int64, error) {
 	res, err := s.exec(ctx, tx, q, args...)
 	if err != nil {
 		return 0, err

@@ -99,7 +99,12 @@ func pgWriteStatement(kind byte, changes []indexChange, args []any) (string, []a
 	var q string
 	switch kind {
 	case 'u':
-		withs = append(withs, "keep AS (UPDATE versions SET body = (SELECT body FROM resources WHERE rid = $1) WHERE type = $2 AND id = $3 AND version = $4)",
+		// keepVersionBody's parameters are $1 to $4 here, in its order
+		keep := keepVersionBody
+		for i := 1; strings.Contains(keep, "?"); i++ {
+			keep = strings.Replace(keep, "?", "$"+strconv.Itoa(i), 1)
+		}
+		withs = append(withs, "keep AS ("+keep+")",
 			"upd AS (UPDATE resources SET version = $5, ts = $6, deleted = $7, body = $8 WHERE rid = $1)")
 		withs = append(withs, pgIndexClauses(changes, 9)...)
 		q = versionRow + "VALUES ($2, $3, $5, $6, $7, ''::bytea) RETURNING seq"

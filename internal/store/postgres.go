@@ -71,7 +71,7 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 	db.SetMaxIdleConns(conns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &sqlStore{
-		d: dialect{name: "postgres", pk: "BIGSERIAL PRIMARY KEY", text: `TEXT COLLATE "C"`, blob: "BYTEA", numbered: true, forUpdate: " FOR UPDATE", least: "LEAST",
+		d: dialect{name: "postgres", pk: "BIGSERIAL PRIMARY KEY", text: `TEXT COLLATE "C"`, blob: "BYTEA", numbered: true, least: "LEAST",
 			isUnique: func(err error) bool {
 				var pe *pgconn.PgError
 				return errors.As(err, &pe) && pe.Code == "23505"

@@ -21,7 +21,6 @@ type dialect struct {
 	blob      string
 	clustered string // suffix of a table stored as its primary key (" WITHOUT ROWID" on SQLite)
 	numbered  bool   // $1 placeholders instead of ?
-	forUpdate string // row lock on the current-version select
 	prepare   bool   // keep prepared statements (SQLite; pgx caches its own)
 	least     string // the two-argument minimum function: MIN (SQLite) or LEAST
 	// noIndex prefixes a column to keep the planner from using its index

@@ -212,24 +212,15 @@ func (v *View) Register(mux *http.ServeMux) {
 // handleMetadata states what the view serves: AuditEvent search by the
 // parameters handleSearch takes, nothing else.
 func (v *View) handleMetadata(w http.ResponseWriter, r *http.Request) {
-	if err := fhir.CheckAccept(r); err != nil {
-		fhir.WriteError(w, r, err)
-		return
-	}
 	params := []any{}
 	for _, p := range viewParams {
 		params = append(params, map[string]any{"name": p.name, "type": p.typ, "documentation": p.doc})
 	}
-	fhir.WriteResource(w, http.StatusOK, map[string]any{
-		"resourceType": "CapabilityStatement", "status": "active", "kind": "instance", "fhirVersion": "4.0.1",
-		"date": "2026-11-25", "publisher": "OpenSpine", "format": []any{"application/fhir+json"},
-		"software":       map[string]any{"name": "OpenSpine audit"},
-		"implementation": map[string]any{"description": "The audit trail as AuditEvent resources, for privacy officers and patients", "url": engine.BaseURLOf(r, ViewBase)},
-		"rest": []any{map[string]any{"mode": "server", "resource": []any{map[string]any{
+	engine.WriteCapability(w, r, engine.Capability("OpenSpine audit", "The audit trail as AuditEvent resources, for privacy officers and patients",
+		engine.BaseURLOf(r, ViewBase), map[string]any{"resource": []any{map[string]any{
 			"type": "AuditEvent", "interaction": []any{map[string]any{"code": "search-type"}}, "searchParam": params,
 			"documentation": "Newest first, paged with _before; with none of patient, agent, organization or action, every record. A patient sees only the accesses to their own record.",
-		}}}},
-	})
+		}}}))
 }
 
 // viewParams are the parameters of GET AuditEvent: what handleSearch

@@ -40,17 +40,42 @@ func (s *Service) CapabilityStatement(baseURL string) fhir.Resource {
 		}
 		resources = append(resources, r)
 	}
+	cs := Capability("OpenSpine "+s.Name, "OpenSpine "+s.Name+" service", baseURL, map[string]any{
+		"resource":    resources,
+		"interaction": []any{map[string]any{"code": "transaction"}, map[string]any{"code": "batch"}, map[string]any{"code": "history-system"}},
+	})
+	cs["format"] = []any{"application/fhir+json", "json"}
+	cs["patchFormat"] = []any{"application/json-patch+json"}
+	return cs
+}
+
+// Capability returns a CapabilityStatement of what one of the spine's
+// APIs serves: its software name (with Version), its description, its
+// base URL, and rest, the members of its one server rest entry (resource,
+// operation, interaction). Every API's /metadata is built with it; a
+// caller adds members the statement needs beyond these (patchFormat).
+func Capability(software, description, baseURL string, rest map[string]any) fhir.Resource {
+	entry := map[string]any{"mode": "server"}
+	for k, v := range rest {
+		entry[k] = v
+	}
 	return fhir.Resource{
 		"resourceType": "CapabilityStatement", "status": "active", "date": time.Now().UTC().Format("2006-01-02"),
-		"publisher": "OpenSpine", "kind": "instance", "fhirVersion": "4.0.1", "format": []any{"application/fhir+json", "json"},
-		"software":       map[string]any{"name": "OpenSpine " + s.Name, "version": Version},
-		"implementation": map[string]any{"description": "OpenSpine " + s.Name + " service", "url": baseURL},
-		"patchFormat":    []any{"application/json-patch+json"},
-		"rest": []any{map[string]any{
-			"mode": "server", "resource": resources,
-			"interaction": []any{map[string]any{"code": "transaction"}, map[string]any{"code": "batch"}, map[string]any{"code": "history-system"}},
-		}},
+		"publisher": "OpenSpine", "kind": "instance", "fhirVersion": "4.0.1", "format": []any{"application/fhir+json"},
+		"software":       map[string]any{"name": software, "version": Version},
+		"implementation": map[string]any{"description": description, "url": baseURL},
+		"rest":           []any{entry},
 	}
+}
+
+// WriteCapability answers GET /metadata with cs, after the request's
+// Accept header is checked as every other route checks it.
+func WriteCapability(w http.ResponseWriter, r *http.Request, cs fhir.Resource) {
+	if err := fhir.CheckAccept(r); err != nil {
+		fhir.WriteError(w, r, err)
+		return
+	}
+	fhir.WriteResource(w, http.StatusOK, cs)
 }
 
 func includes(s *Service, typ string, rev bool) []any {
@@ -76,9 +101,5 @@ func includes(s *Service, typ string, rev bool) []any {
 }
 
 func (s *Service) handleMetadata(w http.ResponseWriter, r *http.Request) {
-	if err := fhir.CheckAccept(r); err != nil {
-		fhir.WriteError(w, r, err)
-		return
-	}
-	fhir.WriteResource(w, http.StatusOK, s.CapabilityStatement(s.BaseURL(r)))
+	WriteCapability(w, r, s.CapabilityStatement(s.BaseURL(r)))
 }

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/openspine/openspine/internal/engine"
-	"github.com/openspine/openspine/internal/fhir"
 	"github.com/openspine/openspine/internal/store"
 )
 
@@ -117,15 +116,10 @@ func (s *Service) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	for _, op := range []string{"prepare", "process-message", "verify-signature", "release"} {
 		ops = append(ops, map[string]any{"name": op, "definition": "https://fhir.nhs.uk/OperationDefinition/" + op})
 	}
-	fhir.WriteResource(w, http.StatusOK, map[string]any{
-		"resourceType": "CapabilityStatement", "status": "active", "kind": "instance", "fhirVersion": "4.0.1",
-		"date": "2026-01-01", "format": []any{"application/fhir+json"},
-		"software":       map[string]any{"name": "OpenSpine EPS", "version": engine.Version},
-		"implementation": map[string]any{"description": "Electronic Prescription Service", "url": Base},
-		"rest": []any{map[string]any{"mode": "server", "operation": ops, "resource": []any{
+	engine.WriteCapability(w, r, engine.Capability("OpenSpine EPS", "Electronic Prescription Service", engine.BaseURLOf(r, Base), map[string]any{
+		"operation": ops, "resource": []any{
 			map[string]any{"type": "Task", "interaction": []any{map[string]any{"code": "create"}, map[string]any{"code": "read"}, map[string]any{"code": "search-type"}},
 				"operation": []any{map[string]any{"name": "release", "definition": "https://fhir.nhs.uk/OperationDefinition/Task-release"}}},
 			map[string]any{"type": "Claim", "interaction": []any{map[string]any{"code": "create"}}},
-		}}},
-	})
+		}}))
 }

@@ -80,5 +80,9 @@ func TestTracking(t *testing.T) {
 		if res.status != 200 || res.body["resourceType"] != "CapabilityStatement" {
 			t.Fatalf("metadata: %s", res.raw)
 		}
+		if url, _ := res.body["implementation"].(map[string]any)["url"].(string); !strings.HasPrefix(url, "http") || !strings.HasSuffix(url, eps.Base) ||
+			!strings.Contains(res.raw, `"name":"release"`) {
+			t.Fatalf("metadata: the base URL %q is not absolute, or the release operation is missing: %s", url, res.raw)
+		}
 	})
 }

@@ -100,10 +100,6 @@ func (s *Service) Register(mux *http.ServeMux) {
 // engine's interactions (vread, update, delete, history, batch), which
 // PDS does not route.
 func (s *Service) handleMetadata(w http.ResponseWriter, r *http.Request) {
-	if err := fhir.CheckAccept(r); err != nil {
-		fhir.WriteError(w, r, err)
-		return
-	}
 	params := make([]any, 0, len(searchParamTable))
 	for _, p := range searchParamTable {
 		if !p.deprecated {
@@ -114,21 +110,16 @@ func (s *Service) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	for _, code := range []string{"read", "search-type", "patch", "create"} {
 		interactions = append(interactions, map[string]any{"code": code})
 	}
-	fhir.WriteResource(w, http.StatusOK, map[string]any{
-		"resourceType": "CapabilityStatement", "status": "active", "kind": "instance", "fhirVersion": "4.0.1",
-		"date": "2026-11-25", "publisher": "OpenSpine", "format": []any{"application/fhir+json"},
-		"patchFormat":    []any{"application/json-patch+json"},
-		"software":       map[string]any{"name": "OpenSpine PDS", "version": engine.Version},
-		"implementation": map[string]any{"description": "Personal Demographics Service", "url": s.eng.BaseURL(r)},
-		"rest": []any{map[string]any{"mode": "server", "resource": []any{
-			map[string]any{"type": "Patient", "interaction": interactions, "versioning": "versioned",
-				"updateCreate": false, "conditionalCreate": false, "conditionalUpdate": false,
-				"searchParam":   params,
-				"documentation": "Patients by NHS number (the resource id). PATCH needs If-Match; POST registers a patient and allocates an NHS number."},
-			map[string]any{"type": "RelatedPerson",
-				"documentation": "Only as GET /Patient/{nhsNumber}/RelatedPerson: a patient's related people in a searchset Bundle."},
-		}}},
-	})
+	cs := engine.Capability("OpenSpine PDS", "Personal Demographics Service", s.eng.BaseURL(r), map[string]any{"resource": []any{
+		map[string]any{"type": "Patient", "interaction": interactions, "versioning": "versioned",
+			"updateCreate": false, "conditionalCreate": false, "conditionalUpdate": false,
+			"searchParam":   params,
+			"documentation": "Patients by NHS number (the resource id). PATCH needs If-Match; POST registers a patient and allocates an NHS number."},
+		map[string]any{"type": "RelatedPerson",
+			"documentation": "Only as GET /Patient/{nhsNumber}/RelatedPerson: a patient's related people in a searchset Bundle."},
+	}})
+	cs["patchFormat"] = []any{"application/json-patch+json"}
+	engine.WriteCapability(w, r, cs)
 }
 
 // checkedOnCandidates are declared search parameters that Search never

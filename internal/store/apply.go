@@ -38,7 +38,7 @@ func (s *sqlStore) applyTx(ctx context.Context, tx *sql.Tx, changes []Change) ([
 	out := make([]Outcome, len(changes))
 	for i := 0; i < len(changes); i++ {
 		if n := createRun(changes[i:]); n > 0 && s.d.numbered {
-			if k, err := s.pgCreate(ctx, tx, changes[i:i+n], nil, now, out[i:i+n]); err != nil {
+			if k, err := s.pgCreate(ctx, tx, true, changes[i:i+n], nil, now, out[i:i+n]); err != nil {
 				return nil, &ChangeError{Index: i + k, Err: err}
 			}
 			i += n - 1

@@ -42,9 +42,10 @@ import (
 var indexColumns = map[search.Type][]string{}
 
 // pgArrayType is the PostgreSQL array type each index column's values are
-// passed in.
+// passed in (and n, a new index row's resource: its place in pgCreate's
+// run).
 var pgArrayType = map[string]string{
-	"pid": "int8[]", "norm": "text[]", "exact": "text[]", "system": "text[]", "code": "text[]",
+	"n": "int8[]", "pid": "int8[]", "norm": "text[]", "exact": "text[]", "system": "text[]", "code": "text[]",
 	"lo": "int8[]", "hi": "int8[]", "num": "float8[]", "ref_type": "text[]", "ref_id": "text[]",
 }
 
@@ -63,8 +64,8 @@ func init() {
 var pgStatements sync.Map
 
 // pgShape names a write statement: its kind ('u' update, 'i' index rows
-// only, 'n' new resources, 'N' the same without ON CONFLICT) and, for each
-// kind of index row, whether the statement clears, deletes and inserts.
+// only) and, for each kind of index row, whether the statement clears,
+// deletes and inserts. (pgCreateStatement's names start with 'n' or 'N'.)
 func pgShape(kind byte, changes []indexChange) string {
 	b := make([]byte, 1, 1+len(changes))
 	b[0] = kind
@@ -126,7 +127,7 @@ func pgIndexClauses(changes []indexChange, first int) []string {
 	const rid = "$1"
 	n := first
 	unnest := func(cols []string) string {
-		return pgUnnest(&n, nil, cols) + " AS x(" + strings.Join(cols, ", ") + ")"
+		return pgUnnest(&n, cols) + " AS x(" + strings.Join(cols, ", ") + ")"
 	}
 	var out []string
 	for k, t := range indexTypes {
@@ -195,17 +196,12 @@ func pgColumns(t search.Type, rows [][]any) []any {
 	return out
 }
 
-// pgUnnest returns "unnest($n::type[], ...)" of an int8 array for each of
-// extra and one array per column of cols, numbering the parameters from
-// *n on.
-func pgUnnest(n *int, extra, cols []string) string {
-	var arrays []string
-	for range extra {
-		arrays = append(arrays, "$"+strconv.Itoa(*n)+"::int8[]")
-		*n++
-	}
-	for _, c := range cols {
-		arrays = append(arrays, "$"+strconv.Itoa(*n)+"::"+pgArrayType[c])
+// pgUnnest returns "unnest($n::type[], ...)": one array parameter per
+// column of cols, typed as pgArrayType says, numbered from *n on.
+func pgUnnest(n *int, cols []string) string {
+	arrays := make([]string, len(cols))
+	for i, c := range cols {
+		arrays[i] = "$" + strconv.Itoa(*n) + "::" + pgArrayType[c]
 		*n++
 	}
 	return "unnest(" + strings.Join(arrays, ", ") + ")"
@@ -268,7 +264,7 @@ func (s *sqlStore) pgCurrent(ctx context.Context, tx *sql.Tx, typ, id string) (r
 func (s *sqlStore) pgWrite(ctx context.Context, tx *sql.Tx, c *Change, exists bool, rid, cur, version, ts int64, isDeleted int, body []byte, entries []search.Entry, stored *storedIndex) (int64, error) {
 	if !exists {
 		var out [1]Outcome
-		if _, err := s.pgCreate(ctx, tx, []Change{*c}, [][]byte{body}, time.UnixMilli(ts).UTC(), out[:]); err != nil {
+		if _, err := s.pgCreate(ctx, tx, true, []Change{*c}, [][]byte{body}, time.UnixMilli(ts).UTC(), out[:]); err != nil {
 			return 0, err
 		}
 		return out[0].Seq, nil
@@ -291,17 +287,6 @@ func (s *sqlStore) pgWrite(ctx context.Context, tx *sql.Tx, c *Change, exists bo
 	return seq, nil
 }
 
-// pgCreate writes new resources (plain creates: Op Create, no condition)
-// in one statement: their rows, the version rows of the versioned ones and
-// all their index rows. bodies are the rendered bodies (rendered here, at
-// version 1, when nil). out gets each change's outcome. A resource that
-// exists (or comes twice among changes) is not written: the index of the
-// first such change is returned with ErrExists, and the caller rolls the
-// transaction back.
-func (s *sqlStore) pgCreate(ctx context.Context, tx *sql.Tx, changes []Change, bodies [][]byte, now time.Time, out []Outcome) (int, error) {
-	return s.pgCreateOn(ctx, tx, true, changes, bodies, now, out)
-}
-
 // pgCreateAlone writes a change set of plain creates only, on PostgreSQL,
 // in one statement outside any explicit transaction (a statement alone is
 // atomic, and BEGIN and COMMIT are two round trips more). The statement
@@ -315,7 +300,7 @@ func (s *sqlStore) pgCreate(ctx context.Context, tx *sql.Tx, changes []Change, b
 func (s *sqlStore) pgCreateAlone(ctx context.Context, changes []Change) (out []Outcome, again bool, err error) {
 	start := time.Now()
 	out = make([]Outcome, len(changes))
-	k, err := s.pgCreateOn(ctx, s.db, false, changes, nil, start.UTC().Truncate(time.Millisecond), out)
+	k, err := s.pgCreate(ctx, s.db, false, changes, nil, start.UTC().Truncate(time.Millisecond), out)
 	var pe *pgconn.PgError
 	switch {
 	case err == nil:
@@ -327,9 +312,15 @@ func (s *sqlStore) pgCreateAlone(ctx context.Context, changes []Change) (out []O
 	return nil, false, &ChangeError{Index: k, Err: err}
 }
 
-// pgCreateOn is pgCreate on q (a transaction, or the pool for a statement
-// alone), with or without ON CONFLICT DO NOTHING.
-func (s *sqlStore) pgCreateOn(ctx context.Context, q querier, onConflict bool, changes []Change, bodies [][]byte, now time.Time, out []Outcome) (int, error) {
+// pgCreate writes new resources (plain creates: Op Create, no condition)
+// in one statement on q (a transaction, or the pool for a statement alone):
+// their rows, the version rows of the versioned ones and all their index
+// rows. bodies are the rendered bodies (rendered here, at version 1, when
+// nil). out gets each change's outcome. With onConflict, a resource that
+// exists (or comes twice among changes) is not written: the index of the
+// first such change is returned with ErrExists, and the caller rolls the
+// transaction back; without, the statement fails whole.
+func (s *sqlStore) pgCreate(ctx context.Context, q querier, onConflict bool, changes []Change, bodies [][]byte, now time.Time, out []Outcome) (int, error) {
 	types, ids, versioned := make([]string, len(changes)), make([]string, len(changes)), make([]bool, len(changes))
 	if bodies == nil {
 		bodies = make([][]byte, len(changes))
@@ -404,24 +395,20 @@ type newIndexRows struct {
 }
 
 // pgCreateStatement returns pgCreate's statement for index rows of the
-// kinds rows has, with or without ON CONFLICT DO NOTHING. Parameters: $1 types, $2 ids, $3 bodies, $4 versioned
-// (arrays, one element per resource), $5 ts; then for each kind with
-// rows, the rows' resources and one array per column. It returns each
-// resource written: its place in the run and its version row's seq (0
-// without).
+// kinds rows has, with or without ON CONFLICT DO NOTHING. Parameters: $1
+// types, $2 ids, $3 bodies, $4 versioned (arrays, one element per
+// resource), $5 ts; then for each kind with rows, the rows' resources (n)
+// and one array per column. It returns each resource written: its place
+// in the run and its version row's seq (0 without).
 func pgCreateStatement(rows []newIndexRows, onConflict bool) string {
-	shape := make([]indexChange, len(rows))
-	for k := range rows {
-		if len(rows[k].n) > 0 {
-			shape[k].inserts = [][]any{nil}
-		}
-	}
-	kind, conflict := byte('N'), ""
+	key, conflict := []byte{'N'}, ""
 	if onConflict {
-		kind, conflict = 'n', " ON CONFLICT (type, id) DO NOTHING"
+		key[0], conflict = 'n', " ON CONFLICT (type, id) DO NOTHING"
 	}
-	key := pgShape(kind, shape)
-	if q, ok := pgStatements.Load(key); ok {
+	for k := range rows {
+		key = append(key, '0'+byte(min(len(rows[k].n), 1)))
+	}
+	if q, ok := pgStatements.Load(string(key)); ok {
 		return q.(string)
 	}
 	withs := []string{
@@ -437,9 +424,9 @@ func pgCreateStatement(rows []newIndexRows, onConflict bool) string {
 		}
 		cols := indexColumns[t]
 		withs = append(withs, fmt.Sprintf("i%d AS (INSERT INTO %s (rid, %s) SELECT w.rid, y.%s FROM w JOIN %s AS y(n, %s) ON y.n = w.n)",
-			k, tableFor[t], strings.Join(cols, ", "), strings.Join(cols, ", y."), pgUnnest(&p, []string{"n"}, cols), strings.Join(cols, ", ")))
+			k, tableFor[t], strings.Join(cols, ", "), strings.Join(cols, ", y."), pgUnnest(&p, append([]string{"n"}, cols...)), strings.Join(cols, ", ")))
 	}
 	q := "WITH " + strings.Join(withs, ", ") + " SELECT w.n, COALESCE(v.seq, 0) FROM w LEFT JOIN v ON v.type = w.type AND v.id = w.id"
-	pgStatements.Store(key, q)
+	pgStatements.Store(string(key), q)
 	return q
 }
